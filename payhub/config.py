@@ -1,0 +1,123 @@
+"""Every setting, read from the environment in one place (CONTRACT.md §1).
+
+`load_settings()` reads PAYHUB_* variables (and a `.env` file if present); tests pass a
+mapping instead. Secrets left unset in development are generated once and kept in
+`instance/payhub-secrets.json` (mode 0600) so that tokens and the API key survive a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+GENERATED = ("api_key", "secret_key", "sandbox_webhook_secret")
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: str
+    host: str = "127.0.0.1"
+    port: int = 5000
+    database_url: str = ""
+    message_queue: str = ""
+    api_key: str = ""
+    secret_key: str = ""
+    public_url: str = ""
+    poll_after: float = 900
+    expire_after: float = 1800
+    sweep_interval: float = 60
+    scheduler: bool = True
+    cors_origins: tuple[str, ...] = ()
+    sandbox: bool = True
+    sandbox_webhook_secret: str = ""
+    sandbox_base_url: str = ""
+    async_mode: str = "eventlet"
+    token_ttl: int = 7 * 24 * 3600
+    refresh_interval: float = 5
+    gateway_timeout: float = 10
+    log_level: str = "INFO"
+    merchant_webhook_url: str = ""
+    merchant_webhook_secret: str = ""
+    # Every other PAYHUB_* variable (gateway credentials, base URLs), lower-cased without
+    # the prefix, for the gateway adapters' from_config().
+    extra: Mapping[str, str] = field(default_factory=dict)
+    # Names of the secrets that were generated at this start (printed once in dev).
+    generated: tuple[str, ...] = ()
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.extra.get(name, default) or default
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _convert(name: str, kind: type, raw: str) -> object:
+    raw = raw.strip()
+    if kind is bool:
+        if raw.lower() not in _BOOL:
+            raise ValueError(f"PAYHUB_{name.upper()} must be a boolean, not {raw!r}")
+        return _BOOL[raw.lower()]
+    if kind in (int, float):
+        value = kind(raw)
+        if value <= 0:
+            raise ValueError(f"PAYHUB_{name.upper()} must be positive")
+        return value
+    if kind == tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -> Settings:
+    """Build Settings from PAYHUB_* variables in `env` (default: os.environ + .env)."""
+    if env is None:
+        from dotenv import dotenv_values
+
+        env = {**dotenv_values(".env"), **os.environ}
+    types = {f.name: f.type for f in fields(Settings)}
+    kinds = {"int": int, "float": float, "bool": bool, "str": str, "tuple[str, ...]": tuple[str, ...]}
+    values: dict[str, object] = {}
+    extra: dict[str, str] = {}
+    for key, raw in env.items():
+        if not key.startswith("PAYHUB_") or raw is None:
+            continue
+        name = key[len("PAYHUB_"):].lower()
+        if name in types and name not in ("extra", "generated", "instance_path"):
+            values[name] = _convert(name, kinds[str(types[name])], str(raw))
+        else:
+            extra[name] = str(raw)
+    values.setdefault("database_url", f"sqlite:///{Path(instance_path) / 'payhub.db'}")
+    host, port = values.get("host", "127.0.0.1"), values.get("port", 5000)
+    values.setdefault("public_url", f"http://{host}:{port}")
+    values["public_url"] = str(values["public_url"]).rstrip("/")
+    values.setdefault("sandbox_base_url", f"{values['public_url']}/sandbox")
+    settings = Settings(instance_path=instance_path, extra=extra, **values)  # type: ignore[arg-type]
+    return _fill_secrets(settings)
+
+
+def _fill_secrets(settings: Settings) -> Settings:
+    """Generate the secrets left unset, once, and keep them in the instance folder."""
+    missing = [n for n in GENERATED if not getattr(settings, n)]
+    if not missing:
+        return settings
+    path = Path(settings.instance_path) / "payhub-secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    fresh = [n for n in missing if n not in stored]
+    for name in fresh:
+        stored[name] = ("phk_" if name == "api_key" else "") + secrets.token_urlsafe(32)
+    if fresh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle, indent=2)
+    updates = {n: stored[n] for n in missing}
+    return _replace(settings, generated=tuple(fresh), **updates)
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)

@@ -1,0 +1,163 @@
+"""The gateway adapter protocol and the normalized update every adapter produces.
+
+Gateways are translators at the edge: bytes in, a verified `StatusUpdate` out; a payment in,
+a status query out. They know nothing of the database or of sockets (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+# Sources of an update (CONTRACT.md §2 event `source`).
+WEBHOOK = "webhook"
+RETURN = "return"
+POLL = "poll"
+EXPIRY = "expiry"
+API = "api"
+
+
+class GatewayError(Exception):
+    """The gateway could not be reached, timed out, or refused: a 502 to the merchant, a retry
+    at the next sweep. The message must never contain a credential."""
+
+
+class InvalidSignature(Exception):
+    """The callback is not authentic (bad, missing or expired signature). Nothing changes."""
+
+
+class BadCallback(Exception):
+    """The callback is authentic (or could not even be checked) but cannot be understood."""
+
+
+class AmountNotAccepted(ValueError):
+    """The gateway cannot take this amount/currency (e.g. below its minimum): a 400."""
+
+    def __init__(self, message: str, field: str = "amount") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    """What an adapter may know of a payment: plain values, never a database object."""
+
+    id: str
+    order_id: str
+    amount: int
+    currency: str
+    created_at: datetime
+    gateway_order_id: str | None = None
+    gateway_payment_id: str | None = None
+    customer: Mapping[str, str] = field(default_factory=dict)
+    return_url: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # Where the browser lands after paying: PayHub's status page for this payment.
+    status_page_url: str = ""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The result of creating the payment at the gateway."""
+
+    gateway_order_id: str
+    # What the shopper's browser needs: {"redirect_url": ...} or the gateway's client params.
+    checkout: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One normalized fact from a gateway (or the scheduler, or the API) about one payment.
+
+    `status` is the PayHub status the source says the payment is in now; `pending` means
+    "still processing" and changes nothing. The payment is found by `payment_id` when the
+    source knows it, else by (`gateway`, `gateway_order_id`).
+    """
+
+    gateway: str
+    status: str
+    gateway_status: str
+    source: str = WEBHOOK
+    payment_id: str | None = None
+    gateway_order_id: str | None = None
+    gateway_payment_id: str | None = None
+    gateway_event_id: str | None = None
+    amount_received: int | None = None
+    currency: str | None = None
+    # The raw payload as received, with secrets and card data removed (see `redact`).
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """An incoming callback exactly as received: signatures are checked on `body`."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    content_type: str = ""
+    form: Mapping[str, str] = field(default_factory=dict)
+    args: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
+
+
+@runtime_checkable
+class Gateway(Protocol):
+    """One implementation per payment gateway (RazorpayGateway, SandboxGateway, ...)."""
+
+    name: ClassVar[str]
+
+    def create(self, payment: PaymentRef) -> Checkout:
+        """Create the payment at the gateway. Raises GatewayError or AmountNotAccepted."""
+        ...
+
+    def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
+        """Verify a server-to-server callback on its raw bytes and normalize it.
+
+        Raises InvalidSignature or BadCallback; None for an authentic event that says nothing
+        about a payment's status (answered 2xx, nothing recorded).
+        """
+        ...
+
+    def poll(self, payment: PaymentRef) -> StatusUpdate:
+        """Ask the gateway for the payment's status now. Raises GatewayError."""
+        ...
+
+
+SECRET_KEYS = frozenset({
+    "card", "card_number", "cvv", "cvc", "pan", "number", "exp_month", "exp_year", "expiry",
+    "client_secret", "password", "secret", "key_secret", "signature", "razorpay_signature",
+    "checksumhash", "post_hash", "txntoken", "authorization", "token",
+})
+
+
+def redact(value: Any) -> Any:
+    """Copy a payload with secrets and card data replaced, for the audit log."""
+    if isinstance(value, Mapping):
+        return {
+            k: ("[redacted]" if str(k).lower() in SECRET_KEYS else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+# Optional adapter methods, looked up with getattr() by the web layer and the creator:
+#
+#   validate(*, order_id: str, amount: int, currency: str) -> None
+#       Raise AmountNotAccepted(message, field) for a payment this gateway cannot take,
+#       before anything is stored or sent (a 400 to the merchant).
+#
+#   parse_return(request: RawRequest) -> StatusUpdate
+#       Verify a browser return (GET or POST /return/<name>) and normalize it (source
+#       RETURN). Raises InvalidSignature / BadCallback like parse_webhook.
+#
+#   webhook_reply(result: str) -> tuple[dict, int] | None
+#       The gateway's own answer to a webhook, for gateways that expect one (PayAtom). `result`
+#       is one of WEBHOOK_RESULTS. None means PayHub's default JSON answer.
+WEBHOOK_RESULTS = (
+    "applied", "duplicate", "not_applied", "unknown_payment", "invalid_signature",
+    "bad_callback", "ignored", "error",
+)

@@ -1,0 +1,80 @@
+"""Socket.IO: subscribe with a token, receive `payment_status` on every applied change."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from flask_socketio import join_room, leave_room
+
+from . import metrics, tokens
+from .extensions import db, socketio
+from .models import Payment
+from .views import public_view
+
+log = logging.getLogger(__name__)
+
+EVENT = "payment_status"
+
+
+def room(payment_id: str) -> str:
+    return f"payment:{payment_id}"
+
+
+def publish(view: dict[str, Any]) -> None:
+    """Send a payment's public view to its room (through the message queue when there is one)."""
+    socketio.emit(EVENT, view, to=room(view["id"]))
+    metrics.PUSHES.inc()
+
+
+def _verified_id(data: Any) -> str | None:
+    """The payment id of a subscribe request whose token is valid for it, else None."""
+    if not isinstance(data, dict):
+        return None
+    payment_id, token = data.get("payment_id"), data.get("token")
+    if not isinstance(payment_id, str) or len(payment_id) > 40:
+        return None
+    settings = current_app.config["PAYHUB"]
+    return payment_id if tokens.verify(settings.secret_key, token, payment_id, settings.token_ttl) else None
+
+
+def on_subscribe(data: Any = None) -> dict[str, Any]:
+    payment_id = _verified_id(data)
+    if payment_id is None:
+        metrics.SUBSCRIPTIONS.labels("invalid_token").inc()
+        return {"ok": False, "error": "invalid_token"}
+    # Join first, read second: a change committed in between is then either in the
+    # snapshot or pushed to the room, never neither.
+    join_room(room(payment_id))
+    payment = db.session.get(Payment, payment_id)
+    view = public_view(payment) if payment is not None else None
+    db.session.rollback()  # end the read transaction at once
+    if view is None:
+        leave_room(room(payment_id))
+        metrics.SUBSCRIPTIONS.labels("not_found").inc()
+        return {"ok": False, "error": "not_found"}
+    metrics.SUBSCRIPTIONS.labels("ok").inc()
+    return {"ok": True, "payment": view}
+
+
+def on_unsubscribe(data: Any = None) -> dict[str, Any]:
+    payment_id = data.get("payment_id") if isinstance(data, dict) else None
+    if isinstance(payment_id, str):
+        leave_room(room(payment_id))
+    return {"ok": True}
+
+
+def on_connect(auth: Any = None) -> None:
+    metrics.CONNECTED.inc()
+
+
+def on_disconnect(reason: Any = None) -> None:
+    metrics.CONNECTED.dec()
+
+
+def init_app(app: Any) -> None:
+    socketio.on_event("subscribe", on_subscribe)
+    socketio.on_event("unsubscribe", on_unsubscribe)
+    socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
