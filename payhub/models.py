@@ -49,6 +49,7 @@ class Payment(db.Model):
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     gateway_order_id: Mapped[str | None] = mapped_column(String(100))
     gateway_payment_id: Mapped[str | None] = mapped_column(String(100))
+    gateway_reference: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, default=1)
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     customer: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -78,6 +78,7 @@ def payment_ref(payment: Payment, status_page_url: str = "") -> PaymentRef:
         created_at=payment.created_at,
         gateway_order_id=payment.gateway_order_id,
         gateway_payment_id=payment.gateway_payment_id,
+        gateway_reference=payment.gateway_reference,
         customer=dict(payment.customer or {}),
         return_url=payment.return_url,
         metadata=dict(payment.meta or {}),

@@ -51,6 +51,8 @@ class PaymentRef:
     created_at: datetime
     gateway_order_id: str | None = None
     gateway_payment_id: str | None = None
+    # A second gateway handle some gateways need to poll (PayAtom's ref_code).
+    gateway_reference: str | None = None
     customer: Mapping[str, str] = field(default_factory=dict)
     return_url: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -65,6 +67,8 @@ class Checkout:
     gateway_order_id: str
     # What the shopper's browser needs: {"redirect_url": ...} or the gateway's client params.
     checkout: Mapping[str, Any]
+    # Kept on the payment and handed back in PaymentRef.gateway_reference (PayAtom's ref_code).
+    gateway_reference: str | None = None
 
 
 @dataclass(frozen=True)
