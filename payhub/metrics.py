@@ -1,6 +1,8 @@
 """Prometheus metrics of this process (GET /metrics)."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # *_created series only add noise to a scrape
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -18,7 +20,9 @@ SUBSCRIPTIONS = Counter(
 )
 CONNECTED = Gauge("payhub_socket_clients", "Socket.IO clients connected to this process", registry=REGISTRY)
 SWEEPS = Counter("payhub_sweeps_total", "Scheduler sweeps run", registry=REGISTRY)
-POLLS = Counter("payhub_polls_total", "Gateway status polls, by gateway and result", ["gateway", "result"], registry=REGISTRY)
+POLLS = Counter(
+    "payhub_polls_total", "Gateway status polls, by gateway and result", ["gateway", "result"], registry=REGISTRY,
+)
 GATEWAY_CALLS = Histogram(
     "payhub_gateway_call_seconds", "Time spent in gateway API calls", ["gateway", "call"], registry=REGISTRY,
 )

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 import requests
 
 from .base import (
-    POLL, WEBHOOK, BadCallback, Checkout, GatewayError, InvalidSignature, PaymentRef, RawRequest,
+    POLL,
+    WEBHOOK,
+    BadCallback,
+    Checkout,
+    GatewayError,
+    InvalidSignature,
+    PaymentRef,
+    RawRequest,
     StatusUpdate,
 )
 

@@ -1,0 +1,77 @@
+"""Run PayHub: `python app.py` (eventlet by default; PAYHUB_ASYNC_MODE=gevent|threading).
+
+Only this file knows about the async server; payhub/ works under any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+ASYNC_MODE = os.environ.get("PAYHUB_ASYNC_MODE", "eventlet")
+
+if ASYNC_MODE == "eventlet":
+    with warnings.catch_warnings():
+        # eventlet announces its own deprecation (an EventletDeprecationWarning) on import.
+        warnings.simplefilter("ignore")
+        import eventlet
+
+    eventlet.monkey_patch()
+elif ASYNC_MODE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+from payhub import create_app, scheduler  # noqa: E402
+from payhub.extensions import socketio  # noqa: E402
+
+# Room for 10,000+ idle subscribers: eventlet's defaults are 1,024 connections and a backlog of 50.
+MAX_CONNECTIONS = 20_000
+BACKLOG = 4096
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def announce(app) -> None:
+    settings = app.config["PAYHUB"]
+    print(f"PayHub on {settings.public_url} (async mode {ASYNC_MODE}, database {settings.database_url.split(':')[0]})",
+          flush=True)
+    if "api_key" in settings.generated:
+        # Printed once, when generated; kept in instance/payhub-secrets.json (mode 0600).
+        print(f"Development API key (shown once): {settings.api_key}", flush=True)
+
+
+def serve(app) -> None:
+    settings = app.config["PAYHUB"]
+    if ASYNC_MODE == "eventlet":
+        import eventlet.wsgi
+
+        listener = eventlet.listen((settings.host, settings.port), backlog=BACKLOG)
+        eventlet.wsgi.server(listener, app, max_size=MAX_CONNECTIONS, log_output=False)
+    else:
+        socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("PAYHUB_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    raise_file_limit()
+    app = create_app()
+    announce(app)
+    if app.config["PAYHUB"].scheduler:
+        scheduler.start(app)
+    serve(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""PayHub: a real-time payment status hub. create_app() builds the Flask app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import Settings, load_settings
+from .extensions import db, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY = 64 * 1024
+
+
+def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
+    """Build the app. `test_config` (PAYHUB_* names) replaces the environment entirely."""
+    env = dict(test_config) if test_config is not None else None
+    instance = (env or os.environ).get("PAYHUB_INSTANCE_PATH") or str(ROOT / "instance")
+    Path(instance).mkdir(parents=True, exist_ok=True)
+    settings = load_settings(env, instance_path=instance)
+    app = Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    _configure(app, settings)
+    _bind_extensions(app, settings)
+    _register(app)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        PAYHUB=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # SQLite waits (busy timeout) rather than failing when another writer holds the lock.
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer; NORMAL sync is durable across a process crash.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _bind_extensions(app: Flask, settings: Settings) -> None:
+    db.init_app(app)
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    allowed = set(settings.cors_origins)
+
+    def origin_allowed(origin: str, environ: Mapping[str, Any]) -> bool:
+        same = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin.rstrip("/") in allowed or origin == same
+
+    socketio.init_app(
+        app, async_mode=None if settings.async_mode == "auto" else settings.async_mode,
+        message_queue=settings.message_queue or None, cors_allowed_origins=origin_allowed,
+        max_http_buffer_size=MAX_BODY, json=None,
+    )
+
+
+def _register(app: Flask) -> None:
+    from . import cli, realtime
+    from .gateways import build_gateways
+    from .web import api, cors, errors, ops, pages, sandbox, webhooks
+
+    app.extensions["payhub.gateways"] = build_gateways(app.config["PAYHUB"])
+    for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    cors.init_app(app)
+    realtime.init_app(app)
+    cli.init_app(app)

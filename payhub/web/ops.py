@@ -1,0 +1,61 @@
+"""Operator endpoints: /healthz, /readyz, /metrics (CONTRACT.md §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import generate_latest
+from sqlalchemy import func, select, text
+
+from .. import lifecycle, metrics
+from ..extensions import db
+from ..models import Payment
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    checks = {"database": _database_ok(), "queue": _queue_ok()}
+    ready = all(v in ("ok", "off") for v in checks.values())
+    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), 200 if ready else 503
+
+
+def _database_ok() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return "ok"
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("readiness: database unreachable")
+        return "error"
+
+
+def _queue_ok() -> str:
+    url = current_app.config["PAYHUB"].message_queue
+    if not url:
+        return "off"
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+        return "ok"
+    except Exception as exc:
+        current_app.logger.warning("readiness: queue unreachable: %s", type(exc).__name__)
+        return "error"
+
+
+@bp.get("/metrics")
+def prometheus() -> Any:
+    counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
+    db.session.rollback()
+    for status in lifecycle.STATUSES:
+        metrics.PAYMENTS.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(metrics.REGISTRY), mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,107 @@
+"""Gateway callbacks: POST /webhooks/<gateway> (server to server) and /return/<gateway> (browser).
+
+Verify on the raw bytes, go through the one door, answer only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+
+from .. import metrics, tokens
+from ..door import UNKNOWN_PAYMENT, Outcome, apply_update
+from ..gateways.base import RETURN, BadCallback, InvalidSignature, RawRequest
+from .auth import settings
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+DEFAULT_REPLIES: dict[str, tuple[dict[str, Any], int]] = {
+    "applied": ({"ok": True, "result": "applied"}, 200),
+    "duplicate": ({"ok": True, "result": "duplicate"}, 200),
+    "not_applied": ({"ok": True, "result": "not_applied"}, 200),
+    "ignored": ({"ok": True, "result": "ignored"}, 200),
+    "unknown_payment": (
+        {"error": {"code": "unknown_payment", "message": "no payment matches this event; retry later"}}, 404,
+    ),
+    "invalid_signature": ({"error": {"code": "invalid_signature", "message": "signature verification failed"}}, 400),
+    "bad_callback": ({"error": {"code": "bad_callback", "message": "the callback could not be understood"}}, 400),
+    "error": ({"error": {"code": "internal_error", "message": "not recorded; retry"}}, 500),
+}
+
+
+def _gateway(name: str) -> Any:
+    gateway = current_app.extensions["payhub.gateways"].get(name)
+    if gateway is None:
+        abort(404)
+    return gateway
+
+
+def raw_request() -> RawRequest:
+    body = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
+    form = request.form.to_dict() if request.mimetype == "application/x-www-form-urlencoded" else {}
+    return RawRequest(
+        body=body, headers=request.headers, content_type=request.content_type or "",
+        form=form, args=request.args.to_dict(), method=request.method,
+    )
+
+
+def reply(gateway: Any, result: str) -> Any:
+    metrics.CALLBACKS.labels(gateway.name, result).inc()
+    custom = getattr(gateway, "webhook_reply", None)
+    answer = custom(result) if custom is not None else None
+    body, status = answer if answer is not None else DEFAULT_REPLIES[result]
+    return jsonify(body), status
+
+
+@bp.post("/webhooks/<name>")
+def webhook(name: str) -> Any:
+    gateway = _gateway(name)
+    raw = raw_request()
+    try:
+        update = gateway.parse_webhook(raw)
+    except InvalidSignature as exc:
+        log.warning("%s webhook rejected: %s", name, exc)
+        return reply(gateway, "invalid_signature")
+    except BadCallback as exc:
+        log.warning("%s webhook unreadable: %s", name, exc)
+        return reply(gateway, "bad_callback")
+    if update is None:
+        return reply(gateway, "ignored")
+    try:
+        outcome = apply_update(update)
+    except Exception:
+        log.exception("%s webhook could not be recorded", name)
+        return reply(gateway, "error")
+    return reply(gateway, outcome.result)
+
+
+@bp.route("/return/<name>", methods=["GET", "POST"])
+def browser_return(name: str) -> Any:
+    gateway = _gateway(name)
+    parse = getattr(gateway, "parse_return", None)
+    if parse is None:
+        abort(404)
+    try:
+        update = parse(raw_request())
+        if update.source != RETURN:
+            raise BadCallback("adapter returned a non-return update")
+        outcome = apply_update(update)
+    except (InvalidSignature, BadCallback) as exc:
+        log.warning("%s return rejected: %s", name, exc)
+        return _problem("We could not verify this payment response", "The payment status was not changed.", 400)
+    return _to_status_page(outcome)
+
+
+def _to_status_page(outcome: Outcome) -> Any:
+    if outcome.result == UNKNOWN_PAYMENT or outcome.payment is None:
+        return _problem("Unknown payment", "This payment response does not match any payment.", 404)
+    payment_id = outcome.payment["id"]
+    token = tokens.issue(settings().secret_key, payment_id)
+    return redirect(f"/pay/{payment_id}?token={token}", code=303)
+
+
+def _problem(title: str, detail: str, status: int) -> Any:
+    return render_template("problem.html", title=title, detail=detail), status
