@@ -66,7 +66,7 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     raise_file_limit()
-    app = create_app()
+    app = create_app(async_mode=ASYNC_MODE)
     announce(app)
     if app.config["PAYHUB"].scheduler:
         scheduler.start(app)

@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 64 * 1024
 
 
-def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
-    """Build the app. `test_config` (PAYHUB_* names) replaces the environment entirely."""
+def create_app(test_config: Mapping[str, str] | None = None, *, async_mode: str = "threading") -> Flask:
+    """Build the app. `test_config` (PAYHUB_* names) replaces the environment entirely.
+
+    `async_mode` is chosen by whoever runs the server (app.py); the CLI and the tests use
+    plain threads.
+    """
     env = dict(test_config) if test_config is not None else None
     instance = (env or os.environ).get("PAYHUB_INSTANCE_PATH") or str(ROOT / "instance")
     Path(instance).mkdir(parents=True, exist_ok=True)
@@ -26,7 +30,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     _configure(app, settings)
-    _bind_extensions(app, settings)
+    _bind_extensions(app, settings, async_mode)
     _register(app)
     with app.app_context():
         db.create_all()
@@ -64,7 +68,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _bind_extensions(app: Flask, settings: Settings) -> None:
+def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
@@ -76,7 +80,7 @@ def _bind_extensions(app: Flask, settings: Settings) -> None:
         return origin.rstrip("/") in allowed or origin == same
 
     socketio.init_app(
-        app, async_mode=None if settings.async_mode == "auto" else settings.async_mode,
+        app, async_mode=async_mode,
         message_queue=settings.message_queue or None, cors_allowed_origins=origin_allowed,
         max_http_buffer_size=MAX_BODY, json=None,
     )

@@ -1,0 +1,69 @@
+"""Create -> subscribe -> signed callback -> pushed, through the Flask and Socket.IO test clients."""
+
+from __future__ import annotations
+
+
+def test_created_payment_has_token_checkout_and_version_1(api):
+    created = api.create(amount=2500, currency="USD", customer={"name": "Asha", "email": "a@example.com"})
+    assert created["id"].startswith("pay_")
+    assert created["status"] == "pending" and created["version"] == 1 and created["final"] is False
+    assert created["checkout"]["redirect_url"].endswith(f"/sandbox/checkout/{created['gateway_order_id']}")
+    assert created["subscribe_token"] and created["status_url"].startswith("http://127.0.0.1:5000/pay/")
+
+
+def test_subscriber_gets_snapshot_then_each_applied_change(api, socket_client, sandbox_callback):
+    created = api.create()
+    sio = socket_client()
+    ack = sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
+    assert ack["ok"] is True and ack["payment"]["status"] == "pending" and ack["payment"]["version"] == 1
+    assert sandbox_callback(created, "success").status_code == 200
+    pushed = [m for m in sio.get_received() if m["name"] == "payment_status"]
+    assert len(pushed) == 1
+    view = pushed[0]["args"][0]
+    assert view["status"] == "succeeded" and view["version"] == 2 and view["final"] is True
+    assert view["amount_received"] == 1000
+    assert set(view) == {"id", "order_id", "status", "final", "version", "amount", "currency",
+                         "amount_received", "updated_at", "expires_at"}
+
+
+def test_duplicate_callback_changes_nothing_and_pushes_nothing(api, socket_client, sandbox_callback):
+    created = api.create()
+    sio = socket_client()
+    sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
+    first = sandbox_callback(created, "success", event_id="evt_same")
+    again = sandbox_callback(created, "success", event_id="evt_same")
+    assert first.status_code == 200 and again.status_code == 200
+    assert again.get_json()["result"] == "duplicate"
+    assert len([m for m in sio.get_received() if m["name"] == "payment_status"]) == 1
+    payment = api.payment(created["id"])
+    assert payment["version"] == 2
+    assert [e["reason"] for e in payment["events"]] == [None, "duplicate"]
+
+
+def test_subscriber_of_another_payment_hears_nothing(api, socket_client, sandbox_callback):
+    one, other = api.create(), api.create()
+    sio = socket_client()
+    sio.emit("subscribe", {"payment_id": other["id"], "token": other["subscribe_token"]}, callback=True)
+    sandbox_callback(one, "success")
+    assert [m for m in sio.get_received() if m["name"] == "payment_status"] == []
+
+
+def test_wrong_or_foreign_token_is_refused(api, socket_client):
+    one, other = api.create(), api.create()
+    sio = socket_client()
+    for data in ({"payment_id": one["id"], "token": other["subscribe_token"]},
+                 {"payment_id": one["id"], "token": one["subscribe_token"][:-2] + "xx"},
+                 {"payment_id": one["id"]}, "nonsense", None):
+        ack = sio.emit("subscribe", data, callback=True)
+        assert ack == {"ok": False, "error": "invalid_token"}
+
+
+def test_one_connection_watches_several_payments(api, socket_client, sandbox_callback):
+    one, two = api.create(), api.create()
+    sio = socket_client()
+    for p in (one, two):
+        assert sio.emit("subscribe", {"payment_id": p["id"], "token": p["subscribe_token"]}, callback=True)["ok"]
+    sandbox_callback(one, "success")
+    sandbox_callback(two, "failure")
+    got = {m["args"][0]["id"]: m["args"][0]["status"] for m in sio.get_received() if m["name"] == "payment_status"}
+    assert got == {one["id"]: "succeeded", two["id"]: "failed"}

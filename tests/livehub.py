@@ -1,0 +1,97 @@
+"""Start `python app.py` as a real process on a free port, for end-to-end tests and the
+benchmark. Its database and secrets live in a folder the caller gives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "e2e-api-key"
+SECRET_KEY = "e2e-secret-key"
+SANDBOX_SECRET = "e2e-sandbox-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveHub:
+    """One PayHub server process. start(), kill() (SIGKILL), stop(), restart with start()."""
+
+    def __init__(self, folder: Path, **env: str) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = int(env.pop("PAYHUB_PORT", 0)) or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            "PAYHUB_PORT": str(self.port),
+            "PAYHUB_INSTANCE_PATH": str(self.folder),
+            "PAYHUB_API_KEY": API_KEY,
+            "PAYHUB_SECRET_KEY": SECRET_KEY,
+            "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET,
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.folder / "server.log"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_KEY}"}
+
+    def start(self, timeout: float = 20) -> LiveHub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"PayHub exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"PayHub did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def create(self, **fields: Any) -> dict[str, Any]:
+        import uuid
+
+        body = {"order_id": f"ord_{uuid.uuid4().hex[:12]}", "amount": 1000, "currency": "INR",
+                "gateway": "sandbox", **fields}
+        response = requests.post(f"{self.url}/api/payments", json=body, headers=self.headers, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        response = requests.get(f"{self.url}/api/payments/{payment_id}", headers=self.headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
