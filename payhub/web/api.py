@@ -160,7 +160,8 @@ def cancel(payment_id: str) -> Any:
     ))
     db.session.refresh(payment)
     if outcome.result != "applied" and payment.status != lifecycle.CANCELLED:
-        raise ApiError(409, "not_cancellable", f"a {payment.status} payment cannot be cancelled", status=payment.status)
+        raise ApiError(409, "not_cancellable", f"a {payment.status} payment cannot be cancelled",
+                       payment_status=payment.status)
     return jsonify(payment_view(payment))
 
 
