@@ -95,7 +95,9 @@ class FakeServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True, name=type(self).__name__).start()
+        # A short poll interval keeps stop() quick (shutdown waits for the loop to notice).
+        serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
+        threading.Thread(target=serve, daemon=True, name=type(self).__name__).start()
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,213 @@
+"""Razorpay: Orders API + checkout.js, signed webhooks and browser returns (GATEWAYS.md §1).
+
+create: POST /v1/orders (Basic key_id:key_secret) -> checkout.js options for the browser.
+Webhooks: X-Razorpay-Signature = hex HMAC-SHA256(webhook secret, raw body), deduped on the
+x-razorpay-event-id header. Return: razorpay_signature = hex HMAC-SHA256(key_secret,
+"order_id|payment_id"), then one GET of that payment for its status and amount. Poll:
+GET /v1/orders/{id}/payments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import requests
+
+from . import razorpay_events as rz
+from .base import (
+    POLL,
+    RETURN,
+    WEBHOOK,
+    AmountNotAccepted,
+    BadCallback,
+    Checkout,
+    GatewayError,
+    InvalidSignature,
+    PaymentRef,
+    RawRequest,
+    StatusUpdate,
+    redact,
+)
+
+DEFAULT_BASE_URL = "https://api.razorpay.com"
+MIN_AMOUNT = 100  # subunits (GATEWAYS.md §1d)
+MAX_RECEIPT = 40
+# The shopper's browser waits on a return's lookup: keep it short.
+RETURN_LOOKUP_TIMEOUT = 4.0
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+class RazorpayGateway:
+    name: ClassVar[str] = "razorpay"
+
+    def __init__(
+        self, *, key_id: str, key_secret: str, webhook_secrets: Sequence[str] = (), public_url: str,
+        base_url: str = DEFAULT_BASE_URL, checkout_name: str = "", timeout: float = 10,
+        http: requests.Session | None = None,
+    ) -> None:
+        self._key_id, self._key_secret = key_id, key_secret
+        # Several secrets during a rotation: Razorpay signs retries of old events with the old one.
+        self._webhook_secrets = tuple(s for s in webhook_secrets if s)
+        self._public_url = public_url.rstrip("/")
+        self._base_url = base_url.rstrip("/")
+        self._checkout_name = checkout_name
+        self._timeout = timeout
+        self._http = http or requests.Session()
+
+    @classmethod
+    def from_config(cls, settings: Any) -> RazorpayGateway | None:
+        key_id, key_secret = settings.get("razorpay_key_id"), settings.get("razorpay_key_secret")
+        if not key_id or not key_secret:
+            return None
+        return cls(
+            key_id=key_id, key_secret=key_secret, public_url=settings.public_url,
+            webhook_secrets=(settings.get("razorpay_webhook_secret"), settings.get("razorpay_webhook_secret_previous")),
+            base_url=settings.get("razorpay_base_url", DEFAULT_BASE_URL),
+            checkout_name=settings.get("razorpay_checkout_name"), timeout=settings.gateway_timeout,
+        )
+
+    def validate(self, *, order_id: str, amount: int, currency: str) -> None:
+        if amount < MIN_AMOUNT:
+            raise AmountNotAccepted(f"Razorpay needs an amount of at least {MIN_AMOUNT} subunits")
+        if len(order_id) > MAX_RECEIPT:
+            raise AmountNotAccepted(f"Razorpay takes an order_id of at most {MAX_RECEIPT} characters", "order_id")
+
+    def create(self, payment: PaymentRef) -> Checkout:
+        self.validate(order_id=payment.order_id, amount=payment.amount, currency=payment.currency)
+        order = self._call("POST", "/v1/orders", body={
+            "amount": payment.amount, "currency": payment.currency, "receipt": payment.order_id,
+            "notes": {"payhub_payment_id": payment.id},
+        })
+        order_id = order.get("id")
+        if not isinstance(order_id, str) or not order_id or len(order_id) > 100:
+            raise GatewayError("razorpay answered an order without an id")
+        return Checkout(order_id, self._checkout(payment, order_id))
+
+    def _checkout(self, payment: PaymentRef, order_id: str) -> dict[str, Any]:
+        """The options object for checkout.js (`new Razorpay(options).open()`)."""
+        prefill = {k: payment.customer[c] for k, c in (("name", "name"), ("email", "email"), ("contact", "phone"))
+                   if payment.customer.get(c)}
+        options: dict[str, Any] = {
+            # checkout.js reads `key`; `key_id` names it for humans reading the API answer.
+            "key_id": self._key_id, "key": self._key_id, "order_id": order_id, "amount": payment.amount,
+            "currency": payment.currency, "callback_url": f"{self._public_url}/return/razorpay", "redirect": True,
+        }
+        if self._checkout_name:
+            options["name"] = self._checkout_name
+        if prefill:
+            options["prefill"] = prefill
+        return options
+
+    def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
+        given = header(request.headers, "X-Razorpay-Signature")
+        if not any(rz.signature_ok(s, request.body, given) for s in self._webhook_secrets):
+            raise InvalidSignature("bad or missing X-Razorpay-Signature")
+        data = _json_object(request.body)
+        event, payload = data.get("event"), data.get("payload")
+        if not isinstance(event, str) or not isinstance(payload, Mapping):
+            raise BadCallback("a Razorpay event needs `event` and `payload`")
+        event_id = header(request.headers, "x-razorpay-event-id")
+        if event_id is not None and (not event_id or len(event_id) > 200):
+            raise BadCallback("bad x-razorpay-event-id")
+        facts = rz.event_facts(event, payload)
+        if facts is None:
+            return None
+        return StatusUpdate(
+            gateway=self.name, gateway_status=event, source=WEBHOOK, gateway_event_id=event_id,
+            payload=redact(data), **facts,
+        )
+
+    def parse_return(self, request: RawRequest) -> StatusUpdate:
+        fields = request.form or request.args
+        if "razorpay_signature" not in fields:
+            return self._failed_return(fields)
+        order_id, payment_id = rz.text(fields, "razorpay_order_id"), rz.text(fields, "razorpay_payment_id")
+        # The signature covers the order id, so a verified one is the order we created and stored.
+        if not rz.signature_ok(self._key_secret, f"{order_id}|{payment_id}".encode(), fields["razorpay_signature"]):
+            raise InvalidSignature("bad razorpay_signature")
+        payload: dict[str, Any] = redact(dict(fields))
+        # A verified return proves Razorpay authorized the payment; one lookup tells whether it
+        # was captured, and for how much. If Razorpay cannot say right now, trust the signature.
+        facts, gateway_status = {"status": "succeeded", "gateway_payment_id": payment_id}, "authorized"
+        try:
+            entity = self._call("GET", f"/v1/payments/{payment_id}", timeout=RETURN_LOOKUP_TIMEOUT)
+            facts, payload["payment"] = rz.payment_facts(entity), rz.compact_payment(entity)
+            gateway_status = str(entity["status"])
+        except (GatewayError, BadCallback):
+            pass
+        return StatusUpdate(
+            gateway=self.name, gateway_status=gateway_status, source=RETURN, gateway_order_id=order_id,
+            payload=payload, **facts,
+        )
+
+    def _failed_return(self, fields: Mapping[str, str]) -> StatusUpdate:
+        """A failed checkout posts error[...] fields, unsigned: a hint that changes nothing."""
+        try:
+            metadata = json.loads(fields.get("error[metadata]", ""))
+            order_id = rz.text(metadata, "order_id")
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            raise BadCallback("a Razorpay return needs razorpay_signature or error[metadata]") from None
+        kept = {k: v[:500] for k, v in fields.items() if k.startswith("error[")}
+        return StatusUpdate(
+            gateway=self.name, status="pending", gateway_status="checkout_error", source=RETURN,
+            gateway_order_id=order_id, payload=redact(kept),
+        )
+
+    def poll(self, payment: PaymentRef) -> StatusUpdate:
+        if not payment.gateway_order_id:
+            raise GatewayError("razorpay payment has no order id yet")
+        data = self._call("GET", f"/v1/orders/{payment.gateway_order_id}/payments")
+        items = data.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise GatewayError("razorpay answered a payment list without items")
+        try:
+            facts = rz.order_payments_facts(items)
+            compact = [rz.compact_payment(i) for i in items]
+        except BadCallback as exc:
+            raise GatewayError(f"razorpay payment list unreadable: {exc}") from None
+        statuses = [i["status"] for i in compact]
+        return StatusUpdate(
+            gateway=self.name, gateway_status=",".join(statuses)[:64] or "created", source=POLL,
+            payment_id=payment.id, gateway_order_id=payment.gateway_order_id,
+            payload={"entity": "collection", "count": len(items), "items": compact}, **facts,
+        )
+
+    def _call(self, method: str, path: str, *, body: Any = None, timeout: float | None = None) -> dict[str, Any]:
+        """One API call; every failure becomes a GatewayError that names no credential."""
+        try:
+            response = self._http.request(
+                method, self._base_url + path, json=body, auth=(self._key_id, self._key_secret),
+                timeout=min(timeout or self._timeout, self._timeout),
+            )
+        except requests.RequestException as exc:
+            raise GatewayError(f"razorpay unreachable: {type(exc).__name__}") from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not 200 <= response.status_code < 300:
+            error = data.get("error") if isinstance(data, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
+            raise GatewayError(f"razorpay answered {response.status_code} {str(code or '')[:40]}".strip())
+        if not isinstance(data, dict):
+            raise GatewayError("razorpay answered something that is not a JSON object")
+        return data
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadCallback("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadCallback("body must be a JSON object")
+    return data

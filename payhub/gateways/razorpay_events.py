@@ -1,0 +1,139 @@
+"""Razorpay's payloads -> PayHub statuses (GATEWAYS.md §1b, §1d). Pure: no I/O.
+
+Webhook events, the payment entity (browser return, poll) and the order's payment list (poll)
+are translated here; razorpay.py does the HTTP and the signatures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .base import BadCallback
+
+MAX_AMOUNT = 10**15
+
+# Refunds: "refunded" only once the whole amount went back; a partial or still-running refund
+# is "refund_pending" (docs/gateways/razorpay.md explains why).
+PAYMENT_EVENTS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid"}
+REFUND_EVENTS = {"refund.created", "refund.processed", "refund.failed"}
+
+
+def signature_ok(secret: str, message: bytes, given: str | None) -> bool:
+    """Razorpay's lowercase hex HMAC-SHA256, compared in constant time on bytes."""
+    if not secret or not given:
+        return False
+    expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
+
+
+def text(data: Mapping[str, Any], key: str, *, limit: int = 100, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadCallback(f"{key} must be a non-empty string")
+    return value
+
+
+def amount(data: Mapping[str, Any], key: str = "amount") -> int:
+    value = data.get(key, 0) if key == "amount_refunded" else data.get(key)
+    if type(value) is not int or not 0 <= value < MAX_AMOUNT:
+        raise BadCallback(f"{key} must be an integer in minor units")
+    return value
+
+
+def currency(data: Mapping[str, Any]) -> str:
+    value = data.get("currency")
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise BadCallback("currency must be a 3-letter code")
+    return value.upper()
+
+
+def entity(payload: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """payload.<name>.entity, checked to be an object."""
+    wrapper = payload.get(name)
+    found = wrapper.get("entity") if isinstance(wrapper, Mapping) else None
+    if not isinstance(found, Mapping):
+        raise BadCallback(f"payload.{name}.entity is missing")
+    return found
+
+
+def payment_facts(payment: Mapping[str, Any]) -> dict[str, Any]:
+    """What one payment entity says: PayHub status, and the amount when money arrived."""
+    status = text(payment, "status", limit=32)
+    facts: dict[str, Any] = {"status": "pending", "gateway_payment_id": text(payment, "id")}
+    if status in ("captured", "refunded"):
+        refunded, total = amount(payment, "amount_refunded"), amount(payment)
+        if status == "refunded" or (total and refunded >= total):
+            facts["status"] = "refunded"
+        elif refunded > 0:
+            facts["status"] = "refund_pending"
+        else:
+            facts.update(status="succeeded", amount_received=total, currency=currency(payment))
+    elif status == "failed":
+        facts["status"] = "failed"
+    return facts
+
+
+def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What one verified webhook says, plus the Razorpay order id to find the payment by."""
+    if event in PAYMENT_EVENTS:
+        payment = entity(payload, "payment")
+        order_id = text(payment, "order_id", required=False)
+        if event == "order.paid":
+            order_id = text(entity(payload, "order"), "id")
+        facts = payment_facts(payment)
+        if event == "order.paid" and facts["status"] == "pending":
+            facts["status"] = "succeeded"  # the order is paid even if this snapshot lags
+        elif event == "payment.captured" and facts["status"] == "pending":
+            raise BadCallback("payment.captured with a payment that is not captured")
+    elif event in REFUND_EVENTS:
+        refund, payment = entity(payload, "refund"), entity(payload, "payment")
+        order_id = text(payment, "order_id", required=False)
+        facts = {"status": refund_status(event, payment), "gateway_payment_id": text(payment, "id")}
+        text(refund, "id")
+    else:
+        return None
+    if order_id is None:  # a payment made without an order (payment links, POS): never ours
+        return None
+    return {**facts, "gateway_order_id": order_id}
+
+
+def refund_status(event: str, payment: Mapping[str, Any]) -> str:
+    if payment.get("captured") is False:
+        # Razorpay auto-refunds a payment it never captured: no money reached the merchant.
+        return "failed"
+    if event == "refund.failed":
+        return "pending"  # the money stays with the merchant: recorded, nothing changes
+    refunded, total = amount(payment, "amount_refunded"), amount(payment)
+    if event == "refund.processed" and (payment.get("status") == "refunded" or refunded >= total > 0):
+        return "refunded"
+    return "refund_pending"
+
+
+def order_payments_facts(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The poll: one order's payment attempts -> the order's status."""
+    settled, waiting, failed = [], [], []
+    for item in items:
+        facts = payment_facts(item)
+        if facts["status"] == "pending":
+            waiting.append(facts)
+        elif facts["status"] == "failed":
+            failed.append(facts)
+        else:
+            settled.append(facts)
+    if settled:
+        return settled[0]  # Razorpay lets an order be paid once
+    if waiting or not failed:
+        return {"status": "pending", **({"gateway_payment_id": waiting[0]["gateway_payment_id"]} if waiting else {})}
+    return failed[-1]
+
+
+def compact_payment(payment: Mapping[str, Any]) -> dict[str, Any]:
+    """The status-relevant part of a payment entity, for the audit log (no contact data)."""
+    keep = ("id", "order_id", "status", "amount", "currency", "captured", "amount_refunded",
+            "refund_status", "method", "error_code", "error_reason", "created_at")
+    return {k: payment.get(k) for k in keep if k in payment}

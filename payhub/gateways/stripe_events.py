@@ -1,0 +1,123 @@
+"""Stripe's objects -> PayHub statuses (GATEWAYS.md §3b). Pure: no I/O.
+
+Webhook events (PaymentIntent, Charge, Checkout Session snapshots), the polled PaymentIntent
+and Stripe's error bodies are translated here; stripe_gateway.py does HTTP and signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import AmountNotAccepted, BadCallback, GatewayError
+
+MAX_AMOUNT = 10**15
+
+INTENT_EVENTS = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.processing": "pending",
+    # Not final at Stripe (the shopper may retry on the same intent), but PayHub lets a failed
+    # payment still succeed, so "failed" is what the status page should say meanwhile.
+    "payment_intent.payment_failed": "failed",
+    "payment_intent.canceled": "cancelled",
+}
+# Stripe's 400s that are about the payment's amount or currency: the merchant's mistake (400),
+# not an outage (502).
+AMOUNT_CODES = {"amount_too_small", "amount_too_large", "invalid_currency"}
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def text(data: Mapping[str, Any], key: str, *, limit: int = 100, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadCallback(f"{key} must be a non-empty string")
+    return value
+
+
+def amount(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    if type(value) is not int or not 0 <= value < MAX_AMOUNT:
+        raise BadCallback(f"{key} must be an integer in minor units")
+    return value
+
+
+def currency(data: Mapping[str, Any]) -> str:
+    value = data.get("currency")
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise BadCallback("currency must be a 3-letter code")
+    return value.upper()
+
+
+def charge_id(intent: Mapping[str, Any]) -> str | None:
+    """latest_charge is an id, or the charge itself when expanded."""
+    charge = intent.get("latest_charge")
+    if isinstance(charge, Mapping):
+        charge = charge.get("id")
+    return charge if isinstance(charge, str) and 0 < len(charge) <= 100 else None
+
+
+def succeeded(obj: Mapping[str, Any], amount_key: str) -> dict[str, Any]:
+    return {"status": "succeeded", "amount_received": amount(obj, amount_key), "currency": currency(obj)}
+
+
+def event_facts(event_type: str, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What one verified event says, and the PaymentIntent id to find the payment by."""
+    if event_type in INTENT_EVENTS:
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, Mapping) or not isinstance(metadata.get("payhub_payment_id"), str):
+            return None  # an intent some other integration on this Stripe account made
+        facts = {"status": INTENT_EVENTS[event_type], "gateway_order_id": text(obj, "id")}
+        if facts["status"] == "succeeded":
+            facts.update(succeeded(obj, "amount_received"), gateway_payment_id=charge_id(obj))
+        return facts
+    if event_type == "charge.refunded":
+        refunded = obj.get("refunded")
+        if not isinstance(refunded, bool):
+            raise BadCallback("refunded must be a boolean")
+        intent_id = text(obj, "payment_intent", required=False)
+        if intent_id is None:
+            return None  # a charge made without an intent: never PayHub's
+        status = "refunded" if refunded else "refund_pending"  # `refunded` is true only for a full refund
+        return {"status": status, "gateway_order_id": intent_id, "gateway_payment_id": text(obj, "id")}
+    if event_type == "checkout.session.completed" and obj.get("payment_status") == "paid":
+        intent_id = text(obj, "payment_intent", required=False)
+        return {**succeeded(obj, "amount_total"), "gateway_order_id": intent_id} if intent_id else None
+    return None
+
+
+def intent_facts(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The poll: a PaymentIntent (latest_charge expanded) -> PayHub status."""
+    status = text(intent, "status", limit=64)
+    if status == "succeeded":
+        charge = intent.get("latest_charge")
+        if isinstance(charge, Mapping) and charge.get("refunded") is True:
+            return {"status": "refunded", "gateway_payment_id": charge_id(intent)}
+        if isinstance(charge, Mapping) and amount({"a": charge.get("amount_refunded", 0)}, "a") > 0:
+            return {"status": "refund_pending", "gateway_payment_id": charge_id(intent)}
+        return {**succeeded(intent, "amount_received"), "gateway_payment_id": charge_id(intent)}
+    if status == "canceled":
+        return {"status": "cancelled"}
+    if status == "requires_payment_method" and isinstance(intent.get("last_payment_error"), Mapping):
+        return {"status": "failed"}  # an attempt failed and nobody has tried again yet
+    return {"status": "pending"}  # processing, requires_action/confirmation/capture, untried
+
+
+def api_error(status_code: int, body: Any) -> Exception:
+    """Stripe's error body -> AmountNotAccepted for the merchant's mistakes, else GatewayError."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    code, param = str(error.get("code") or "")[:60], error.get("param")
+    if status_code == 400 and (code in AMOUNT_CODES or param in ("amount", "currency")):
+        field = "currency" if param == "currency" or code == "invalid_currency" else "amount"
+        message = str(error.get("message") or code)[:200]
+        return AmountNotAccepted(f"Stripe refused the {field}: {message}", field)
+    return GatewayError(f"stripe answered {status_code} {code}".strip())
