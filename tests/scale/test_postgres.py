@@ -67,7 +67,7 @@ def test_concurrent_updates_to_one_payment_apply_exactly_once(pg_app):
     assert len(payment["events"]) == len(statuses)
     # One move from pending, plus at most a late success after a failure; never more.
     assert payment["version"] == 1 + len(applied)
-    assert [e["status_before"] for e in applied][0] == "pending"
+    assert applied[0]["status_before"] == "pending"
     assert payment["status"] in ("succeeded", "failed")
     if applied[0]["status"] == "failed":
         assert payment["status"] == "succeeded" and len(applied) == 2
