@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Gateway
+from .payatom import PayAtomGateway
+from .paytm import PaytmGateway
 from .sandbox import SandboxGateway
 
 # name -> adapter class. An adapter's from_config() returns None when its credentials are
 # not set, which disables it (CONTRACT.md §1).
 ADAPTERS: dict[str, Any] = {
     "sandbox": SandboxGateway,
+    "paytm": PaytmGateway,
+    "payatom": PayAtomGateway,
 }
 
 KNOWN: tuple[str, ...] = tuple(ADAPTERS)

@@ -120,7 +120,9 @@ class PaytmGateway:
         if data.get("orderId") not in (None, order_id):
             raise GatewayError("Paytm status answered for another order")
         try:
-            return to_update(JSON_BODY, data, POLL, mid=self._mid, payment_id=payment.id, poll=True)
+            # An answer about no transaction at all may not echo the orderId it was asked about.
+            fields = {**data, "orderId": order_id}
+            return to_update(JSON_BODY, fields, POLL, mid=self._mid, payment_id=payment.id, poll=True)
         except BadCallback as exc:
             raise GatewayError(f"Paytm status unreadable: {exc}") from None
 

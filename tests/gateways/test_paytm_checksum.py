@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import pytest
@@ -48,7 +49,7 @@ def test_payhub_verifies_what_the_official_package_signs():
 
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text(st.characters(min_codepoint=48, max_codepoint=122), min_size=1, max_size=12),
-                       text_values, max_size=8))
+                       text_values, max_size=8).filter(lambda p: "CHECKSUMHASH" not in p))
 def test_any_ascii_params_interoperate_both_ways(params):
     assert PaytmChecksum.verifySignature(dict(params), KEY, ours.generate(params, KEY))
     assert ours.verify(params, KEY, PaytmChecksum.generateSignature(dict(params), KEY))
@@ -132,7 +133,5 @@ class TestRawMember:
     @settings(max_examples=200, deadline=None)
     @given(st.text(max_size=60))
     def test_never_crashes_with_anything_but_value_error(self, text):
-        try:
+        with contextlib.suppress(ValueError):
             ours.raw_member(text, "body")
-        except ValueError:
-            pass
