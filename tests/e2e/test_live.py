@@ -49,8 +49,9 @@ def callback(hub, payment, status, amount=None, event_id=None):
                                   "X-Payhub-Signature": sign_sandbox(body, SANDBOX_SECRET)})
 
 
-def test_create_subscribe_callback_push(live_hub):
-    hub = live_hub()
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent", "threading"])
+def test_create_subscribe_callback_push(live_hub, async_mode):
+    hub = live_hub(PAYHUB_ASYNC_MODE=async_mode)
     payment = hub.create(amount=4999, currency="USD")
     watcher = Watcher(hub.url)
     ack = watcher.subscribe(payment)
