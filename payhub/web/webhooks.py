@@ -52,8 +52,9 @@ def reply(gateway: Any, result: str) -> Any:
     metrics.CALLBACKS.labels(gateway.name, result).inc()
     custom = getattr(gateway, "webhook_reply", None)
     answer = custom(result) if custom is not None else None
-    body, status = answer if answer is not None else DEFAULT_REPLIES[result]
-    return jsonify(body), status
+    # A gateway's own answer may add headers (PayAtom wants application/json;charset=utf-8).
+    body, status, *headers = answer if answer is not None else DEFAULT_REPLIES[result]
+    return jsonify(body), status, *headers
 
 
 @bp.post("/webhooks/<name>")
