@@ -7,7 +7,9 @@ from typing import Any
 from .base import Gateway
 from .payatom import PayAtomGateway
 from .paytm import PaytmGateway
+from .razorpay import RazorpayGateway
 from .sandbox import SandboxGateway
+from .stripe_gateway import StripeGateway
 
 # name -> adapter class. An adapter's from_config() returns None when its credentials are
 # not set, which disables it (CONTRACT.md §1).
@@ -15,6 +17,8 @@ ADAPTERS: dict[str, Any] = {
     "sandbox": SandboxGateway,
     "paytm": PaytmGateway,
     "payatom": PayAtomGateway,
+    "razorpay": RazorpayGateway,
+    "stripe": StripeGateway,
 }
 
 KNOWN: tuple[str, ...] = tuple(ADAPTERS)
