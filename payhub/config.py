@@ -95,7 +95,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -
     values["public_url"] = str(values["public_url"]).rstrip("/")
     values.setdefault("sandbox_base_url", f"{values['public_url']}/sandbox")
     settings = Settings(instance_path=instance_path, extra=extra, **values)  # type: ignore[arg-type]
+    _check_merchant_webhook(settings)
     return _fill_secrets(settings)
+
+
+def _check_merchant_webhook(settings: Settings) -> None:
+    """Refuse to start with a merchant webhook URL but no usable Standard Webhooks secret."""
+    if not settings.merchant_webhook_url:
+        return
+    import base64
+    import binascii
+
+    secret = settings.merchant_webhook_secret
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not secret.startswith("whsec_") or len(key) < 16:
+        raise ValueError("PAYHUB_MERCHANT_WEBHOOK_SECRET must be whsec_<base64 key of at least 16 bytes> "
+                         "when PAYHUB_MERCHANT_WEBHOOK_URL is set")
 
 
 def _fill_secrets(settings: Settings) -> Settings:

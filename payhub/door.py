@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from . import lifecycle, metrics
+from . import lifecycle, metrics, outbox
 from .extensions import db
 from .gateways.base import StatusUpdate, redact
 from .models import Payment, PaymentEvent, utcnow
@@ -56,6 +56,8 @@ def apply_update(update: StatusUpdate) -> Outcome:
         from .realtime import publish
 
         publish(view)
+        if outbox.enabled():
+            outbox.kick()
     return outcome
 
 
@@ -77,6 +79,8 @@ def _record(update: StatusUpdate) -> tuple[Outcome, dict[str, Any] | None]:
     )
     if decision.applied:
         _change(payment, update, decision.status)
+        if outbox.enabled():
+            outbox.enqueue(payment)
     event = _add_event(update, payment, payload, digest, decision.applied, decision.reason, before)
     view = public_view(payment)
     result = APPLIED if decision.applied else NOT_APPLIED

@@ -25,6 +25,7 @@ from .polling import safe_poll
 log = logging.getLogger(__name__)
 
 BATCH = 200
+OUTBOX_TICK = 2  # seconds between looks at the outbox for due retries
 
 
 @dataclass
@@ -111,5 +112,9 @@ def start(app: Flask) -> Any:
     interval = app.config["PAYHUB"].sweep_interval
     scheduler.add_job(job, "interval", seconds=interval, next_run_time=utcnow(), max_instances=1, coalesce=True,
                       misfire_grace_time=max(int(interval), 1))
+    if app.config["PAYHUB"].merchant_webhook_url:
+        from .outbox import deliver_in
+
+        scheduler.add_job(deliver_in, "interval", args=[app], seconds=OUTBOX_TICK, max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler

@@ -1,0 +1,171 @@
+"""Outgoing status notifications to the merchant (CONTRACT.md §8), as Standard Webhooks.
+
+`enqueue` runs inside the one door's transaction, so a notification exists exactly when the
+change it reports does. `deliver_due` sends what is due, oldest first and in order per
+payment, retrying with exponential backoff until a 2xx, for about 24 hours; then the message
+is marked dead. Every retry carries the same webhook-id and the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+import requests
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from .extensions import db, socketio
+from .models import OutboxMessage, Payment, utcnow
+from .views import payment_view
+
+log = logging.getLogger(__name__)
+
+# Seconds after the first failure, the second, ...; the last one repeats.
+BACKOFF = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
+GIVE_UP_AFTER = timedelta(hours=24)
+LEASE = timedelta(seconds=60)
+BATCH = 100
+
+
+def enabled() -> bool:
+    return bool(current_app.config["PAYHUB"].merchant_webhook_url)
+
+
+def enqueue(payment: Payment) -> None:
+    """Add the notification for the payment's new status to the current transaction."""
+    webhook_id = "msg_" + secrets.token_urlsafe(18)
+    event_type = f"payment.{payment.status}"
+    body = json.dumps({"id": webhook_id, "type": event_type, "payment": payment_view(payment)},
+                      separators=(",", ":"))
+    db.session.add(OutboxMessage(webhook_id=webhook_id, payment_id=payment.id, event_type=event_type, body=body))
+
+
+def signing_key(secret: str) -> bytes:
+    """The key of a Standard Webhooks secret `whsec_<base64>`."""
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: str) -> str:
+    digest = hmac.new(signing_key(secret), f"{webhook_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def deliver_in(app: Any) -> None:
+    """deliver_due() in an app context, logging instead of raising (the next tick retries)."""
+    with app.app_context():
+        try:
+            deliver_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("merchant webhook delivery failed; the next tick retries")
+
+
+def kick() -> None:
+    """Deliver what is due now, in the background, instead of waiting for the next tick."""
+    socketio.start_background_task(deliver_in, current_app._get_current_object())
+
+
+def deliver_due(max_rounds: int = 20) -> int:
+    """Send every due message that is first in line for its payment, round after round while
+    deliveries free the next in line. Returns how many were delivered."""
+    total = 0
+    for _ in range(max_rounds):
+        sent = sum(_send(message_id) for message_id in _due_ids() if _claim(message_id))
+        total += sent
+        if not sent:
+            break
+    return total
+
+
+def _due_ids() -> list[int]:
+    """The oldest pending message of each payment, if it is due: later ones wait their turn."""
+    query = (
+        select(OutboxMessage.id, OutboxMessage.payment_id)
+        .where(OutboxMessage.state == "pending")
+        .order_by(OutboxMessage.id)
+        .limit(BATCH * 4)
+    )
+    rows = db.session.execute(query).all()
+    db.session.rollback()
+    heads, seen = [], set()
+    for message_id, payment_id in rows:
+        if payment_id not in seen:
+            seen.add(payment_id)
+            heads.append(message_id)
+    return _ready(heads, utcnow())[:BATCH]
+
+
+def _ready(ids: list[int], now: Any) -> list[int]:
+    if not ids:
+        return []
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+    ).order_by(OutboxMessage.id)
+    ready = list(db.session.execute(query).scalars())
+    db.session.rollback()
+    return ready
+
+
+def _claim(message_id: int) -> bool:
+    now = utcnow()
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "pending")
+        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now))
+        .values(lease_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = db.session.execute(stmt).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
+def _send(message_id: int) -> int:
+    message = db.session.get(OutboxMessage, message_id)
+    settings = current_app.config["PAYHUB"]
+    webhook_id, body = message.webhook_id, message.body
+    db.session.rollback()
+    error = _post(settings.merchant_webhook_url, settings.merchant_webhook_secret, webhook_id, body,
+                  settings.gateway_timeout)
+    _record_attempt(message_id, error)
+    return 1 if error is None else 0
+
+
+def _post(url: str, secret: str, webhook_id: str, body: str, timeout: float) -> str | None:
+    """POST one message; None on a 2xx, else a short description of what went wrong."""
+    timestamp = int(time.time())
+    headers = {"Content-Type": "application/json", "webhook-id": webhook_id,
+               "webhook-timestamp": str(timestamp), "webhook-signature": sign(secret, webhook_id, timestamp, body)}
+    try:
+        response = requests.post(url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+
+def _record_attempt(message_id: int, error: str | None) -> None:
+    message = db.session.get(OutboxMessage, message_id)
+    now = utcnow()
+    message.attempts += 1
+    message.lease_until = None
+    if error is None:
+        message.state, message.delivered_at, message.last_error = "delivered", now, None
+    else:
+        message.last_error = error[:200]
+        wait = BACKOFF[min(message.attempts - 1, len(BACKOFF) - 1)]
+        message.next_attempt_at = now + timedelta(seconds=wait)
+        if message.next_attempt_at - message.created_at > GIVE_UP_AFTER:
+            message.state = "dead"
+            log.error("merchant webhook %s given up after %d attempts: %s", message.webhook_id, message.attempts, error)
+        else:
+            log.warning("merchant webhook %s failed (%s); retry in %ss", message.webhook_id, error, wait)
+    db.session.commit()
