@@ -66,12 +66,8 @@ class FakeRazorpay(FakeServer):
             return error(400, "The amount must be atleast INR 1.00", "amount")
         if receipt is not None and (not isinstance(receipt, str) or len(receipt) > 40):
             return error(400, "The receipt may not be greater than 40 characters.", "receipt")
-        order = {
-            "id": new_id("order"), "entity": "order", "amount": amount, "amount_paid": 0, "amount_due": amount,
-            "currency": data.get("currency", "INR"), "receipt": receipt, "offer_id": None, "status": "created",
-            "attempts": 0, "notes": data.get("notes") or [], "created_at": int(time.time()),
-        }
-        self.orders[order["id"]] = order
+        order = self.add_order(amount, data.get("currency", "INR"), receipt)
+        order["notes"] = data.get("notes") or []
         return Answer(200, order)
 
     def _fetch_order(self, call: Call, match: Any) -> Answer:
@@ -95,6 +91,16 @@ class FakeRazorpay(FakeServer):
         return Answer(200, payment) if payment else error(400, "The id provided does not exist")
 
     # -- what happens at Razorpay (driven by the test) ----------------------------------------
+    def add_order(self, amount: int = 50000, currency: str = "INR", receipt: str | None = None) -> dict:
+        """An order made by someone else than PayHub (or before the test began)."""
+        order = {
+            "id": new_id("order"), "entity": "order", "amount": amount, "amount_paid": 0, "amount_due": amount,
+            "currency": currency, "receipt": receipt, "offer_id": None, "status": "created", "attempts": 0,
+            "notes": [], "created_at": int(time.time()),
+        }
+        self.orders[order["id"]] = order
+        return order
+
     def pay(self, order_id: str, status: str = "captured", *, amount: int | None = None, method: str = "upi") -> dict:
         """A shopper's payment attempt on an order: authorized, captured or failed."""
         order = self.orders[order_id]
@@ -141,6 +147,14 @@ class FakeRazorpay(FakeServer):
             "created_at": int(time.time()), "batch_id": None, "status": status, "speed_processed": "normal",
             "speed_requested": "normal",
         }
+
+    def settle_refund(self, refund: dict) -> dict:
+        """A pending refund is processed: the payment shows `refunded` once all of it went back."""
+        refund["status"] = "processed"
+        payment = self.payments[refund["payment_id"]]
+        if payment["amount_refunded"] >= payment["amount"]:
+            payment["status"] = "refunded"
+        return refund
 
     # -- what Razorpay sends PayHub -----------------------------------------------------------
     def event(self, name: str, payment: dict, *, order: dict | None = None, refund: dict | None = None) -> dict:

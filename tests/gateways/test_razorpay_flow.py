@@ -1,0 +1,276 @@
+"""Razorpay through the whole hub: merchant API -> fake Razorpay -> webhooks, returns and polls ->
+the one door -> Socket.IO subscribers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from payhub.extensions import db, socketio
+from payhub.models import Payment
+from payhub.scheduler import sweep
+from tests.conftest import Api
+from tests.fakes import Answer
+from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
+
+
+@pytest.fixture
+def fake():
+    with FakeRazorpay() as server:
+        yield server
+    assert not server.errors
+
+
+@pytest.fixture
+def hub(make_app, fake):
+    return make_app(PAYHUB_RAZORPAY_KEY_ID=KEY_ID, PAYHUB_RAZORPAY_KEY_SECRET=KEY_SECRET,
+                    PAYHUB_RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, PAYHUB_RAZORPAY_BASE_URL=fake.url,
+                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
+
+
+@pytest.fixture
+def api(hub):
+    return Api(hub.test_client())
+
+
+@pytest.fixture
+def shop(api, hub):
+    """A Razorpay payment of Rs 500 and a Socket.IO client subscribed to it."""
+    created = api.create(gateway="razorpay", amount=50000, order_id=f"ord_{uuid.uuid4().hex[:12]}")
+    sio = socketio.test_client(hub)
+    ack = sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
+    assert ack["ok"] is True
+    yield created, sio
+    sio.disconnect()
+
+
+def pushed(sio) -> list[dict]:
+    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+
+
+def send(api: Api, fake: FakeRazorpay, event: dict | bytes, **kw) -> object:
+    body, headers = fake.webhook(event, **kw)
+    return api.client.post("/webhooks/razorpay", data=body, headers=headers)
+
+
+# -- create -------------------------------------------------------------------------------------
+def test_create_opens_a_razorpay_order_and_returns_checkout_js_options(api, fake, shop):
+    created, _ = shop
+    order = fake.orders[created["gateway_order_id"]]
+    assert (order["amount"], order["currency"], order["receipt"]) == (50000, "INR", created["order_id"])
+    assert order["notes"] == {"payhub_payment_id": created["id"]}
+    checkout = created["checkout"]
+    assert (checkout["key"], checkout["order_id"], checkout["amount"]) == (KEY_ID, order["id"], 50000)
+    assert checkout["callback_url"] == "http://127.0.0.1:5000/return/razorpay"
+    assert KEY_SECRET not in json.dumps(created)
+
+
+@pytest.mark.parametrize(("fields", "field"), [({"amount": 99}, "amount"), ({"order_id": "o" * 41}, "order_id")])
+def test_payments_razorpay_cannot_take_are_refused_before_anything_is_sent(api, fake, fields, field):
+    body = {"order_id": "ord-short", "amount": 50000, "currency": "INR", "gateway": "razorpay", **fields}
+    response = api.post("/api/payments", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == field
+    assert fake.calls == []
+
+
+def test_razorpay_down_at_create_is_a_502_and_the_retry_works(api, fake):
+    body = {"order_id": "ord-retry-1", "amount": 50000, "currency": "INR", "gateway": "razorpay"}
+    fake.script(Answer(500, {"error": {"code": "SERVER_ERROR", "description": "down"}}))
+    failed = api.post("/api/payments", json=body)
+    assert failed.status_code == 502 and KEY_SECRET not in failed.get_data(as_text=True)
+    retried = api.post("/api/payments", json=body)
+    assert retried.status_code == 201 and retried.get_json()["gateway_order_id"] in fake.orders
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+def test_an_authentic_capture_reaches_the_subscriber(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    response = send(api, fake, fake.event("payment.captured", paid), event_id="evt_cap_1")
+    assert response.status_code == 200 and response.get_json()["result"] == "applied"
+    (view,) = pushed(sio)
+    assert (view["status"], view["amount_received"], view["version"], view["final"]) == ("succeeded", 50000, 2, True)
+    payment = api.payment(created["id"])
+    assert (payment["gateway_payment_id"], payment["gateway_status"]) == (paid["id"], "payment.captured")
+    assert payment["events"][-1]["gateway_event_id"] == "evt_cap_1"
+
+
+def test_a_tampered_webhook_is_refused_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    body, headers = fake.webhook(fake.event("payment.captured", fake.pay(created["gateway_order_id"])))
+    forged = body.replace(b'"amount": 50000', b'"amount": 100')
+    response = api.client.post("/webhooks/razorpay", data=forged, headers=headers)
+    assert response.status_code in (400, 401)
+    unsigned = api.client.post("/webhooks/razorpay", data=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code in (400, 401)
+    assert pushed(sio) == [] and api.payment(created["id"])["version"] == 1
+
+
+def test_a_duplicate_webhook_is_acknowledged_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    event = fake.event("payment.captured", fake.pay(created["gateway_order_id"]))
+    assert send(api, fake, event, event_id="evt_dup").status_code == 200
+    again = send(api, fake, event, event_id="evt_dup")
+    assert again.status_code == 200 and again.get_json()["result"] == "duplicate"
+    assert len(pushed(sio)) == 1 and api.payment(created["id"])["version"] == 2
+
+
+def test_a_failure_reaches_the_subscriber(api, fake, shop):
+    created, sio = shop
+    send(api, fake, fake.event("payment.failed", fake.pay(created["gateway_order_id"], "failed")))
+    assert [v["status"] for v in pushed(sio)] == ["failed"]
+
+
+def test_failed_then_captured_ends_succeeded(api, fake, shop):
+    created, sio = shop
+    send(api, fake, fake.event("payment.failed", fake.pay(created["gateway_order_id"], "failed")))
+    send(api, fake, fake.event("payment.captured", fake.pay(created["gateway_order_id"])))
+    assert [v["status"] for v in pushed(sio)] == ["failed", "succeeded"]
+
+
+def test_captured_then_a_late_failure_stays_succeeded(api, fake, shop):
+    created, sio = shop
+    captured = fake.pay(created["gateway_order_id"])
+    failed_attempt = dict(captured, status="failed", captured=False)
+    send(api, fake, fake.event("payment.captured", captured))
+    late = send(api, fake, fake.event("payment.failed", failed_attempt))
+    assert late.status_code == 200 and late.get_json()["result"] == "not_applied"
+    payment = api.payment(created["id"])
+    assert payment["status"] == "succeeded" and payment["events"][-1]["reason"] == "illegal_transition"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+def test_a_refund_moves_the_payment_to_refunded(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    send(api, fake, fake.event("payment.captured", paid))
+    refund = fake.refund(paid["id"], status="pending")
+    send(api, fake, fake.event("refund.created", paid, refund=refund))
+    send(api, fake, fake.event("refund.processed", paid, refund=fake.settle_refund(refund)))
+    assert [(v["status"], v["final"]) for v in pushed(sio)] == [
+        ("succeeded", True), ("refund_pending", False), ("refunded", True)]
+
+
+def test_an_event_for_an_order_payhub_does_not_know_is_answered_non_2xx_so_razorpay_retries(api, fake):
+    stranger = fake.pay(fake.add_order()["id"])
+    response = send(api, fake, fake.event("payment.captured", stranger))
+    assert response.status_code >= 400
+
+
+# -- browser return -----------------------------------------------------------------------------
+def test_a_signed_return_redirects_to_the_status_page_and_settles_the_payment(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    response = api.client.post("/return/razorpay", data=urlencode(fake.return_fields(paid)),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 303 and response.headers["Location"].startswith(f"/pay/{created['id']}?token=")
+    (view,) = pushed(sio)
+    assert (view["status"], view["amount_received"]) == ("succeeded", 50000)
+    assert api.payment(created["id"])["events"][-1]["source"] == "return"
+
+
+def test_a_forged_return_is_refused_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    fields = fake.return_fields(fake.pay(created["gateway_order_id"]), key_secret="guessed")
+    response = api.client.post("/return/razorpay", data=urlencode(fields),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and pushed(sio) == []
+    assert api.payment(created["id"])["status"] == "pending"
+
+
+def test_a_failed_checkout_return_shows_the_status_page_without_changing_anything(api, fake, shop):
+    created, sio = shop
+    fields = fake.failed_return_fields(fake.pay(created["gateway_order_id"], "failed"))
+    response = api.client.post("/return/razorpay", data=urlencode(fields),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 303 and f"/pay/{created['id']}" in response.headers["Location"]
+    assert pushed(sio) == [] and api.payment(created["id"])["status"] == "pending"
+
+
+# -- polls --------------------------------------------------------------------------------------
+def test_refresh_finds_a_payment_whose_webhook_never_came(api, fake, shop):
+    created, sio = shop
+    fake.pay(created["gateway_order_id"], "failed")
+    fake.pay(created["gateway_order_id"])
+    response = api.post(f"/api/payments/{created['id']}/refresh")
+    assert response.status_code == 200 and response.get_json()["status"] == "succeeded"
+    assert [(v["status"], v["amount_received"]) for v in pushed(sio)] == [("succeeded", 50000)]
+
+
+def test_the_sweep_polls_a_stale_payment_and_applies_the_answer(hub, api, fake, shop):
+    created, sio = shop
+    fake.pay(created["gateway_order_id"])
+    with hub.app_context():
+        row = db.session.get(Payment, created["id"])
+        row.created_at -= timedelta(seconds=120)
+        db.session.commit()
+        report = sweep()
+    assert created["id"] in report.polled
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+@pytest.mark.parametrize("answer", [Answer(500, {"error": {"code": "SERVER_ERROR"}}), Answer.delayed(2)])
+def test_refresh_when_razorpay_fails_is_a_clean_502_and_changes_nothing(api, fake, shop, answer):
+    created, sio = shop
+    fake.pay(created["gateway_order_id"])
+    fake.script(answer, path="/payments")
+    response = api.post(f"/api/payments/{created['id']}/refresh")
+    assert response.status_code == 502 and response.get_json()["error"]["code"] == "gateway_error"
+    assert KEY_SECRET not in response.get_data(as_text=True)
+    assert pushed(sio) == [] and api.payment(created["id"])["version"] == 1
+
+
+# -- fuzz: nothing a stranger or a broken gateway sends can hurt ---------------------------------
+fuzz_settings = settings(max_examples=60, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+not_int = json_values.filter(lambda v: type(v) is not int)
+# Values a captured payment can never carry: each must be refused, never applied.
+wrong_values = {
+    "amount": not_int | st.integers(min_value=10**15) | st.integers(max_value=-1),
+    "currency": json_values.filter(lambda v: not (isinstance(v, str) and len(v) == 3)) | st.just("₹₹₹"),
+    "status": json_values.filter(lambda v: not isinstance(v, str)) | st.text(min_size=33),
+    "order_id": json_values.filter(lambda v: v is not None and not isinstance(v, str)) | st.text(min_size=101),
+    "id": json_values.filter(lambda v: not isinstance(v, str)) | st.just(""),
+}
+
+
+def unchanged(api: Api, created: dict, sio) -> bool:
+    return pushed(sio) == [] and api.payment(created["id"])["version"] == 1
+
+
+@fuzz_settings
+@given(body=st.binary(max_size=512) | json_values.map(lambda v: json.dumps(v).encode()),
+       signature=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=70))
+def test_fuzz_unsigned_webhooks_are_refused_and_change_nothing(api, fake, shop, body, signature):
+    created, sio = shop
+    response = api.client.post("/webhooks/razorpay", data=body, headers={"X-Razorpay-Signature": signature})
+    assert response.status_code in (400, 401) and unchanged(api, created, sio)
+
+
+@fuzz_settings
+@given(data=st.data(), field=st.sampled_from(sorted(wrong_values)))
+def test_fuzz_signed_captures_with_impossible_fields_are_400_and_change_nothing(api, fake, shop, data, field):
+    created, sio = shop
+    entity = {**fake.pay(created["gateway_order_id"]), field: data.draw(wrong_values[field])}
+    response = send(api, fake, fake.event("payment.captured", entity))
+    assert response.status_code == 400 and unchanged(api, created, sio)
+
+
+@fuzz_settings
+@given(cut=st.integers(min_value=0, max_value=10_000))
+def test_fuzz_signed_truncated_bodies_are_400_and_change_nothing(api, fake, shop, cut):
+    created, sio = shop
+    body = json.dumps(fake.event("payment.captured", fake.pay(created["gateway_order_id"]))).encode()
+    response = send(api, fake, body[: cut % len(body)])
+    assert response.status_code == 400 and unchanged(api, created, sio)
