@@ -7,6 +7,7 @@ body (bank_ref, sender_upi, refund_info, ...) is informational and is never trus
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..money import MoneyError, from_decimal_string
@@ -25,6 +26,7 @@ STATUS_MAP = {
     "Refund Initiated": "refund_pending",
     "Refund Completed": "refunded",
 }
+RUPEES = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 LIMITS = {"order_id": 100, "received_amount": 20, "amount": 20, "status": 64}
 
 
@@ -58,6 +60,8 @@ def to_update(data: dict[str, Any], *, order_id: str, amount: str, status: str, 
     received = None
     if target == "succeeded":
         try:
+            if not RUPEES.fullmatch(amount):  # ASCII digits only, no spaces or signs
+                raise MoneyError(amount)
             received = from_decimal_string(amount, "INR")
         except MoneyError:
             raise BadCallback("the received amount is not an amount in rupees") from None

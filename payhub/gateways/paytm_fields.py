@@ -7,6 +7,7 @@ fields, the JSON webhook and the Transaction Status answer as a camelCase `body`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,6 +26,7 @@ JSON_BODY = {
 }
 STATUS_MAP = {"TXN_SUCCESS": "succeeded", "TXN_FAILURE": "failed", "PENDING": "pending"}
 MAX_FIELDS = 100
+RUPEES = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 
 
 def read_form(request: RawRequest) -> dict[str, str]:
@@ -120,6 +122,8 @@ def _status(keys: Mapping[str, str], fields: Mapping[str, Any], get: Any) -> str
 
 def _amount(text: str | None, name: str) -> int:
     try:
+        if not RUPEES.fullmatch(text or ""):  # ASCII digits only, no spaces: as Paytm writes them
+            raise MoneyError(name)
         return from_decimal_string(text or "", "INR")
     except MoneyError:
         raise BadCallback(f"{name} is not an amount in rupees") from None

@@ -164,6 +164,8 @@ class TestCallbacks:
     @pytest.mark.parametrize(("change", "error"), [
         ({"MID": "OTHERMID"}, BadCallback), ({"TXNAMOUNT": "1.005"}, BadCallback), ({"TXNAMOUNT": ""}, BadCallback),
         ({"ORDERID": ""}, BadCallback), ({"ORDERID": "x" * 51}, BadCallback), ({"TXNAMOUNT": "-1.00"}, BadCallback),
+        ({"TXNAMOUNT": "\u0661.00"}, BadCallback), ({"TXNAMOUNT": " 1.00"}, BadCallback),
+        ({"TXNAMOUNT": "1000000000000.00"}, BadCallback),
     ])
     def test_authentic_but_unreadable(self, gateway, fake, change, error):
         fields = fake.sign_form({**{k: v for k, v in fake.pay("order_0001").items() if k != "CHECKSUMHASH"}, **change})
