@@ -75,10 +75,15 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     allowed = set(settings.cors_origins)
 
-    def origin_allowed(origin: str, environ: Mapping[str, Any]) -> bool:
+    def origin_allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:
+        if not origin:  # engine.io asks about requests without an Origin too (same-origin polling)
+            return False
         same = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
         return origin.rstrip("/") in allowed or origin == same
 
+    # The unbound SocketIO keeps the options of its last init_app; a message queue manager left
+    # from an earlier app (tests build many) must not leak into this one.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app, async_mode=async_mode,
         message_queue=settings.message_queue or None, cors_allowed_origins=origin_allowed,
@@ -89,10 +94,10 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
 def _register(app: Flask) -> None:
     from . import cli, realtime
     from .gateways import build_gateways
-    from .web import api, cors, errors, ops, pages, sandbox, webhooks
+    from .web import api, cors, dashboard, errors, ops, pages, sandbox, webhooks
 
     app.extensions["payhub.gateways"] = build_gateways(app.config["PAYHUB"])
-    for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp):
+    for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     cors.init_app(app)
