@@ -169,9 +169,12 @@ class PaytmGateway:
 def _user_info(payment: PaymentRef) -> dict[str, str]:
     # custId is required; the payment id identifies the shopper's attempt without any PII.
     info = {"custId": payment.id}
-    email, phone = payment.customer.get("email"), payment.customer.get("phone")
+    email = payment.customer.get("email")
     if email:
         info["email"] = email
-    if phone:
-        info["mobile"] = phone
+    # Paytm wants a bare 10-digit Indian mobile number; anything else is better left out.
+    digits = re.sub(r"\D", "", payment.customer.get("phone", ""))
+    digits = digits[2:] if len(digits) == 12 and digits.startswith("91") else digits
+    if len(digits) == 10:
+        info["mobile"] = digits
     return info

@@ -79,6 +79,20 @@ class TestCreate:
         page = requests.post(c["action_url"], data=c["fields"], timeout=5)
         assert page.status_code == 200 and "100.50" in page.text
 
+    @pytest.mark.parametrize(("phone", "mobile"), [("+91 90000 00001", "9000000001"), ("12345", None)])
+    def test_mobile_is_sent_only_as_ten_digits(self, gateway, fake, phone, mobile):
+        gateway.create(ref(customer={"phone": phone}))
+        sent = json.loads(body_text(fake.calls[-1].body.decode()))["userInfo"]
+        assert sent.get("mobile") == mobile
+
+    def test_paytm_response_signatures_are_checked_but_only_logged(self, gateway, fake, caplog):
+        gateway.create(ref())
+        assert "signature did not verify" not in caplog.text  # the fake signs like Paytm
+        fake.script(Answer(200, {"head": {"signature": "forged"}, "body": {
+            "resultInfo": {"resultStatus": "S", "resultCode": "0000"}, "txnToken": "t"}}))
+        assert gateway.create(ref()).checkout["txn_token"] == "t"
+        assert "signature did not verify" in caplog.text
+
     def test_paytm_refusal_is_a_gateway_error_without_the_key(self, gateway, fake):
         fake.pay("order_0001")  # already paid: Paytm refuses the same orderId
         with pytest.raises(GatewayError, match="325 Duplicate Order Id") as caught:
