@@ -9,7 +9,7 @@ import pytest
 import razorpay
 
 from payhub.config import Settings
-from payhub.gateways.base import AmountNotAccepted, GatewayError, PaymentRef
+from payhub.gateways.base import AmountNotAccepted, GatewayError, InvalidSignature, PaymentRef, RawRequest
 from payhub.gateways.razorpay import RazorpayGateway
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
@@ -203,6 +203,19 @@ def test_from_config_reads_the_payhub_razorpay_variables(fake):
     checkout = gateway.create(ref())
     assert checkout.checkout["callback_url"] == "http://127.0.0.1:5000/return/razorpay"
     assert len(fake.calls) == 1
+
+
+def test_from_config_accepts_the_previous_webhook_secret_during_a_rotation(fake):
+    gateway = RazorpayGateway.from_config(settings(
+        razorpay_key_id=KEY_ID, razorpay_key_secret=KEY_SECRET, razorpay_webhook_secret="new_secret",
+        razorpay_webhook_secret_previous=WEBHOOK_SECRET, razorpay_base_url=fake.url))
+    payment = fake.pay(gateway.create(ref()).gateway_order_id)
+    for secret in ("new_secret", WEBHOOK_SECRET):
+        body, headers = fake.webhook(fake.event("payment.captured", payment), secret=secret)
+        assert gateway.parse_webhook(RawRequest(body=body, headers=headers)).status == "succeeded"
+    body, headers = fake.webhook(fake.event("payment.captured", payment), secret="older_still")
+    with pytest.raises(InvalidSignature):
+        gateway.parse_webhook(RawRequest(body=body, headers=headers))
 
 
 def test_the_default_base_url_is_the_real_api():

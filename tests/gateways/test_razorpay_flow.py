@@ -88,6 +88,14 @@ def test_razorpay_down_at_create_is_a_502_and_the_retry_works(api, fake):
     assert retried.status_code == 201 and retried.get_json()["gateway_order_id"] in fake.orders
 
 
+def test_without_credentials_razorpay_is_disabled(make_app):
+    client = make_app().test_client()
+    body = {"order_id": "ord-off", "amount": 50000, "currency": "INR", "gateway": "razorpay"}
+    response = Api(client).post("/api/payments", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "gateway_disabled"
+    assert client.post("/webhooks/razorpay", data=b"{}").status_code == 404
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 def test_an_authentic_capture_reaches_the_subscriber(api, fake, shop):
     created, sio = shop

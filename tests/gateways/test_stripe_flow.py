@@ -97,6 +97,14 @@ def test_stripe_down_at_create_is_a_502_and_the_retry_works(api, fake):
     assert retried.status_code == 201 and retried.get_json()["gateway_order_id"] in fake.intents
 
 
+def test_without_credentials_stripe_is_disabled(make_app):
+    client = make_app().test_client()
+    body = {"order_id": "ord-off", "amount": 2500, "currency": "USD", "gateway": "stripe"}
+    response = Api(client).post("/api/payments", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "gateway_disabled"
+    assert client.post("/webhooks/stripe", data=b"{}").status_code == 404
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 def test_an_authentic_success_reaches_the_subscriber(api, fake, shop):
     created, sio = shop
