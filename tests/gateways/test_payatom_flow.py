@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payhub.extensions import socketio
+from payhub.extensions import db, socketio
+from payhub.models import Payment
+from payhub.scheduler import sweep
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.payatom_api import FakePayAtom, md5, seal
@@ -31,7 +34,7 @@ def fake():
 @pytest.fixture
 def hub(make_app, fake):
     return make_app(PAYHUB_PAYATOM_PID=PID, PAYHUB_PAYATOM_SECRET_KEY=SECRET, PAYHUB_PAYATOM_BASE_URL=fake.url,
-                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001")
+                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
 
 
 @pytest.fixture
@@ -155,6 +158,17 @@ def test_refresh_polls_payatom_and_applies_a_verified_answer(api, fake, shop):
     assert pushed(sio)[0]["status"] == "succeeded"
     call = fake.calls_to("POST", r"/api/status_polling\.php")[-1].json()
     assert call["ref_code"] == fake.orders[created["order_id"]]["ref_code"]
+
+
+def test_sweep_polls_a_payment_whose_webhook_never_came(hub, api, fake, shop):
+    created, sio = shop
+    fake.settle(created["order_id"], "Approved", "100")
+    with hub.app_context():
+        row = db.session.get(Payment, created["id"])
+        row.created_at -= timedelta(seconds=61)
+        db.session.commit()
+        assert sweep().polled == [created["id"]]
+    assert pushed(sio)[0]["status"] == "succeeded"
 
 
 @pytest.mark.parametrize("answer", [

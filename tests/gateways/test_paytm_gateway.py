@@ -93,6 +93,20 @@ class TestCreate:
         assert gateway.create(ref()).checkout["txn_token"] == "t"
         assert "signature did not verify" in caplog.text
 
+    def test_the_fake_accepts_a_call_made_the_official_kits_way(self, fake):
+        # Paytm's sample: sign json.dumps(body), post with requests(json=...) (same separators).
+        body = {"requestType": "Payment", "mid": MID, "websiteName": "WEBSTAGING", "orderId": "kit_order_1",
+                "callbackUrl": "http://h/cb", "txnAmount": {"value": "1.00", "currency": "INR"},
+                "userInfo": {"custId": "CUST_001"}}
+        payload = {"body": body, "head": {"signature": PaytmChecksum.generateSignature(json.dumps(body), KEY)}}
+        answer = requests.post(f"{fake.url}/theia/api/v1/initiateTransaction?mid={MID}&orderId=kit_order_1",
+                               json=payload, timeout=5).json()
+        assert answer["body"]["resultInfo"]["resultStatus"] == "S" and answer["body"]["txnToken"]
+        payload["body"]["txnAmount"]["value"] = "2.00"  # the signature no longer covers the body
+        answer = requests.post(f"{fake.url}/theia/api/v1/initiateTransaction?mid={MID}&orderId=kit_order_1",
+                               json=payload, timeout=5).json()
+        assert answer["body"]["resultInfo"]["resultCode"] == "2005"
+
     def test_paytm_refusal_is_a_gateway_error_without_the_key(self, gateway, fake):
         fake.pay("order_0001")  # already paid: Paytm refuses the same orderId
         with pytest.raises(GatewayError, match="325 Duplicate Order Id") as caught:
