@@ -38,14 +38,6 @@ MAX_RECEIPT = 40
 RETURN_LOOKUP_TIMEOUT = 4.0
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value
-
-
 class RazorpayGateway:
     name: ClassVar[str] = "razorpay"
 
@@ -108,23 +100,20 @@ class RazorpayGateway:
         return options
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
-        given = header(request.headers, "X-Razorpay-Signature")
+        given = rz.header(request.headers, "X-Razorpay-Signature")
         if not any(rz.signature_ok(s, request.body, given) for s in self._webhook_secrets):
             raise InvalidSignature("bad or missing X-Razorpay-Signature")
-        data = _json_object(request.body)
+        data = rz.json_object(request.body)
         event, payload = data.get("event"), data.get("payload")
         if not isinstance(event, str) or not isinstance(payload, Mapping):
             raise BadCallback("a Razorpay event needs `event` and `payload`")
-        event_id = header(request.headers, "x-razorpay-event-id")
+        event_id = rz.header(request.headers, "x-razorpay-event-id")
         if event_id is not None and (not event_id or len(event_id) > 200):
             raise BadCallback("bad x-razorpay-event-id")
         facts = rz.event_facts(event, payload)
         if facts is None:
             return None
-        return StatusUpdate(
-            gateway=self.name, gateway_status=event, source=WEBHOOK, gateway_event_id=event_id,
-            payload=redact(data), **facts,
-        )
+        return StatusUpdate(gateway=self.name, source=WEBHOOK, gateway_event_id=event_id, payload=redact(data), **facts)
 
     def parse_return(self, request: RawRequest) -> StatusUpdate:
         fields = request.form or request.args
@@ -137,17 +126,13 @@ class RazorpayGateway:
         payload: dict[str, Any] = redact(dict(fields))
         # A verified return proves Razorpay authorized the payment; one lookup tells whether it
         # was captured, and for how much. If Razorpay cannot say right now, trust the signature.
-        facts, gateway_status = {"status": "succeeded", "gateway_payment_id": payment_id}, "authorized"
+        facts = {"status": "succeeded", "gateway_status": "authorized", "gateway_payment_id": payment_id}
         try:
             entity = self._call("GET", f"/v1/payments/{payment_id}", timeout=RETURN_LOOKUP_TIMEOUT)
             facts, payload["payment"] = rz.payment_facts(entity), rz.compact_payment(entity)
-            gateway_status = str(entity["status"])
         except (GatewayError, BadCallback):
             pass
-        return StatusUpdate(
-            gateway=self.name, gateway_status=gateway_status, source=RETURN, gateway_order_id=order_id,
-            payload=payload, **facts,
-        )
+        return StatusUpdate(gateway=self.name, source=RETURN, gateway_order_id=order_id, payload=payload, **facts)
 
     def _failed_return(self, fields: Mapping[str, str]) -> StatusUpdate:
         """A failed checkout posts error[...] fields, unsigned: a hint that changes nothing."""
@@ -174,10 +159,8 @@ class RazorpayGateway:
             compact = [rz.compact_payment(i) for i in items]
         except BadCallback as exc:
             raise GatewayError(f"razorpay payment list unreadable: {exc}") from None
-        statuses = [i["status"] for i in compact]
         return StatusUpdate(
-            gateway=self.name, gateway_status=",".join(statuses)[:64] or "created", source=POLL,
-            payment_id=payment.id, gateway_order_id=payment.gateway_order_id,
+            gateway=self.name, source=POLL, payment_id=payment.id, gateway_order_id=payment.gateway_order_id,
             payload={"entity": "collection", "count": len(items), "items": compact}, **facts,
         )
 
@@ -201,13 +184,3 @@ class RazorpayGateway:
         if not isinstance(data, dict):
             raise GatewayError("razorpay answered something that is not a JSON object")
         return data
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadCallback("body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadCallback("body must be a JSON object")
-    return data

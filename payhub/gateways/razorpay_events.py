@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,24 @@ MAX_AMOUNT = 10**15
 # is "refund_pending" (docs/gateways/razorpay.md explains why).
 PAYMENT_EVENTS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid"}
 REFUND_EVENTS = {"refund.created", "refund.processed", "refund.failed"}
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting is a RecursionError
+        raise BadCallback("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadCallback("body must be a JSON object")
+    return data
 
 
 def signature_ok(secret: str, message: bytes, given: str | None) -> bool:
@@ -64,7 +83,7 @@ def entity(payload: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 def payment_facts(payment: Mapping[str, Any]) -> dict[str, Any]:
     """What one payment entity says: PayHub status, and the amount when money arrived."""
     status = text(payment, "status", limit=32)
-    facts: dict[str, Any] = {"status": "pending", "gateway_payment_id": text(payment, "id")}
+    facts: dict[str, Any] = {"status": "pending", "gateway_status": status, "gateway_payment_id": text(payment, "id")}
     if status in ("captured", "refunded"):
         refunded, total = amount(payment, "amount_refunded"), amount(payment)
         if status == "refunded" or (total and refunded >= total):
@@ -99,7 +118,7 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any] | None
         return None
     if order_id is None:  # a payment made without an order (payment links, POS): never ours
         return None
-    return {**facts, "gateway_order_id": order_id}
+    return {**facts, "gateway_status": event, "gateway_order_id": order_id}
 
 
 def refund_status(event: str, payment: Mapping[str, Any]) -> str:
@@ -127,9 +146,9 @@ def order_payments_facts(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             settled.append(facts)
     if settled:
         return settled[0]  # Razorpay lets an order be paid once
-    if waiting or not failed:
-        return {"status": "pending", **({"gateway_payment_id": waiting[0]["gateway_payment_id"]} if waiting else {})}
-    return failed[-1]
+    if waiting:
+        return waiting[0]
+    return failed[-1] if failed else {"status": "pending", "gateway_status": "created"}
 
 
 def compact_payment(payment: Mapping[str, Any]) -> dict[str, Any]:
