@@ -19,7 +19,7 @@ EXPONENTS: dict[str, int] = {
 # Far above any real payment, far below what a 64-bit column or a JS number can hold.
 MAX_AMOUNT = 10**13
 
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+_DECIMAL = re.compile(r"\d+(\.\d+)?", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -45,10 +45,11 @@ def to_decimal_string(minor: int, currency: str, *, min_places: int | None = Non
 
 def from_decimal_string(text: str, currency: str) -> int:
     """"100.50" INR -> 10050, exactly; "100.505" INR is an error, not a rounding."""
-    if not isinstance(text, str) or not _DECIMAL.match(text.strip()):
+    # ASCII digits only, nothing around them: Decimal() would also take "١٠٠" or " 1\n".
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
         raise MoneyError(f"not a decimal amount: {text!r}")
     try:
-        value = Decimal(text.strip()).scaleb(exponent(currency))
+        value = Decimal(text).scaleb(exponent(currency))
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise MoneyError(str(exc)) from None
     if value != value.to_integral_value():

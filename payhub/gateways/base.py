@@ -158,9 +158,10 @@ def redact(value: Any) -> Any:
 #       Verify a browser return (GET or POST /return/<name>) and normalize it (source
 #       RETURN). Raises InvalidSignature / BadCallback like parse_webhook.
 #
-#   webhook_reply(result: str) -> tuple[dict, int] | None
+#   webhook_reply(result: str) -> tuple[dict, int] | tuple[dict, int, dict] | None
 #       The gateway's own answer to a webhook, for gateways that expect one (PayAtom). `result`
-#       is one of WEBHOOK_RESULTS. None means PayHub's default JSON answer.
+#       is one of WEBHOOK_RESULTS; an optional third item holds response headers. None means
+#       PayHub's default JSON answer.
 WEBHOOK_RESULTS = (
     "applied", "duplicate", "not_applied", "unknown_payment", "invalid_signature",
     "bad_callback", "ignored", "error",
