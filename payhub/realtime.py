@@ -16,6 +16,7 @@ from .views import public_view
 log = logging.getLogger(__name__)
 
 EVENT = "payment_status"
+OPERATORS = "operators"  # the dashboard's live feed: every payment's changes
 
 
 def room(payment_id: str) -> str:
@@ -25,6 +26,7 @@ def room(payment_id: str) -> str:
 def publish(view: dict[str, Any]) -> None:
     """Send a payment's public view to its room (through the message queue when there is one)."""
     socketio.emit(EVENT, view, to=room(view["id"]))
+    socketio.emit(EVENT, view, to=OPERATORS)
     metrics.PUSHES.inc()
 
 
@@ -65,6 +67,16 @@ def on_unsubscribe(data: Any = None) -> dict[str, Any]:
     return {"ok": True}
 
 
+def on_operators_join(data: Any = None) -> dict[str, Any]:
+    """The dashboard's feed: only for a connection made with the API key or a signed-in session."""
+    from .web.dashboard import is_operator
+
+    if not is_operator():
+        return {"ok": False, "error": "unauthorized"}
+    join_room(OPERATORS)
+    return {"ok": True}
+
+
 def on_connect(auth: Any = None) -> None:
     metrics.CONNECTED.inc()
 
@@ -76,5 +88,6 @@ def on_disconnect(reason: Any = None) -> None:
 def init_app(app: Any) -> None:
     socketio.on_event("subscribe", on_subscribe)
     socketio.on_event("unsubscribe", on_unsubscribe)
+    socketio.on_event("operators_join", on_operators_join)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)

@@ -1,0 +1,115 @@
+"""The operators' dashboard (CONTRACT.md §7): payments live, filters, counts, each payment's
+event log. Guarded by PAYHUB_API_KEY, sent as `Authorization: Bearer` or entered once in a
+sign-in form that keeps a session cookie. Without it, no payment data is shown anywhere here
+(the live feed's Socket.IO room checks the same thing, see realtime.on_operators_join).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import func, select
+
+from .. import lifecycle
+from ..extensions import db
+from ..gateways import KNOWN
+from ..models import Payment, PaymentEvent
+from ..views import payment_view
+from .auth import has_api_key, settings
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+SESSION_KEY = "payhub_operator"
+PAGE_SIZE = 100
+
+
+def _operator_mark() -> str:
+    """What a signed-in session holds: bound to the current API key, so rotating the key
+    signs every operator out. Never the key itself (the session cookie is only signed)."""
+    s = settings()
+    return hmac.new(s.secret_key.encode(), b"operator:" + s.api_key.encode(), hashlib.sha256).hexdigest()
+
+
+def is_operator() -> bool:
+    """A request (or Socket.IO connection) made with the API key or a signed-in session."""
+    if has_api_key():
+        return True
+    mark = session.get(SESSION_KEY)
+    return isinstance(mark, str) and hmac.compare_digest(mark.encode(), _operator_mark().encode())
+
+
+def _filters() -> dict[str, str]:
+    wanted = {"status": lifecycle.STATUSES, "gateway": KNOWN}
+    return {name: request.args[name] for name, allowed in wanted.items() if request.args.get(name) in allowed}
+
+
+def _payments(filters: dict[str, str]) -> list[dict[str, Any]]:
+    query = select(Payment).where(Payment.checkout.is_not(None))
+    if "status" in filters:
+        query = query.where(Payment.status == filters["status"])
+    if "gateway" in filters:
+        query = query.where(Payment.gateway == filters["gateway"])
+    query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(PAGE_SIZE)
+    return [payment_view(p) for p in db.session.execute(query).scalars()]
+
+
+def _counts() -> dict[str, int]:
+    rows = db.session.execute(
+        select(Payment.status, func.count()).where(Payment.checkout.is_not(None)).group_by(Payment.status)
+    ).all()
+    found = dict(rows)
+    return {status: found.get(status, 0) for status in lifecycle.STATUSES}
+
+
+def _denied() -> Any:
+    return jsonify({"error": {"code": "unauthorized", "message": "sign in to the dashboard first"}}), 401
+
+
+@bp.get("")
+def index() -> Any:
+    if not is_operator():
+        return render_template("dashboard_signin.html"), 401
+    filters = _filters()
+    return render_template(
+        "dashboard.html", payments=_payments(filters), counts=_counts(), filters=filters,
+        statuses=lifecycle.STATUSES, gateways=KNOWN, enabled=list(current_app.extensions["payhub.gateways"]),
+    )
+
+
+@bp.post("/signin")
+def sign_in() -> Any:
+    given = request.form.get("api_key", "").strip()
+    if not hmac.compare_digest(given.encode(), settings().api_key.encode()):
+        return render_template("dashboard_signin.html", error="That key is not right."), 401
+    session.clear()
+    session[SESSION_KEY] = _operator_mark()
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.post("/signout")
+def sign_out() -> Any:
+    session.pop(SESSION_KEY, None)
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+@bp.get("/data/payments")
+def payments_data() -> Any:
+    if not is_operator():
+        return _denied()
+    return jsonify({"payments": _payments(_filters()), "counts": _counts()})
+
+
+@bp.get("/data/payments/<payment_id>")
+def payment_data(payment_id: str) -> Any:
+    if not is_operator():
+        return _denied()
+    payment = db.session.get(Payment, payment_id) if len(payment_id) <= 40 else None
+    if payment is None:
+        return jsonify({"error": {"code": "not_found", "message": "no such payment"}}), 404
+    events = db.session.execute(
+        select(PaymentEvent).where(PaymentEvent.payment_id == payment.id).order_by(PaymentEvent.id)
+    ).scalars().all()
+    return jsonify(payment_view(payment, list(events)))

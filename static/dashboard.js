@@ -1,0 +1,190 @@
+/* The operators' dashboard: payments live over Socket.IO (room "operators", joined only by a
+   signed-in session), a refresh every 5 s for new payments, filters, counts, event log. */
+(function () {
+  "use strict";
+
+  var REFRESH_EVERY = 5000;
+  var tbody = document.querySelector("#payments tbody");
+  var filters = document.getElementById("filters");
+  var live = document.getElementById("live");
+  var liveText = document.getElementById("live-text");
+  var panel = document.getElementById("events-panel");
+  var panelTitle = document.getElementById("events-title");
+  var eventsBody = document.getElementById("events-body");
+  var eventsPayment = document.getElementById("events-payment");
+  var openId = null;
+  var refreshTimer = null;
+  var versions = {}; // payment id -> version shown, to highlight what changed
+
+  /* Build an element; children are elements or strings (always text, never HTML). */
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function when(iso) {
+    return iso ? el("time", { datetime: iso }, [new Date(iso).toLocaleString()]) : "";
+  }
+
+  function badge(status) {
+    return el("span", { class: "badge badge-" + status, "data-field": "status" }, [status]);
+  }
+
+  function row(p) {
+    var tr = el("tr", { "data-id": p.id, "data-status": p.status, "data-version": String(p.version) }, [
+      el("td", { class: "optional" }, [when(p.created_at)]),
+      el("td", {}, [el("code", {}, [p.id]), el("br"), el("span", { class: "muted small" }, [p.order_id])]),
+      el("td", {}, [p.gateway]),
+      el("td", {}, [PayHub.formatAmount(p.amount, p.currency)]),
+      el("td", {}, [badge(p.status)]),
+      el("td", { class: "optional", "data-field": "version" }, [String(p.version)]),
+      el("td", { class: "optional", "data-field": "updated" }, [when(p.updated_at)]),
+      el("td", {}, [el("button", { type: "button", class: "secondary", "data-events": p.id }, ["Events"])]),
+    ]);
+    if (versions[p.id] !== undefined && versions[p.id] !== p.version) tr.classList.add("flash");
+    versions[p.id] = p.version;
+    return tr;
+  }
+
+  function renderRows(payments) {
+    var rows = payments.map(row);
+    if (!rows.length) rows = [el("tr", { class: "empty" }, [el("td", { colspan: "8", class: "muted" }, ["No payments."])])];
+    tbody.replaceChildren.apply(tbody, rows);
+  }
+
+  function renderCounts(counts) {
+    Object.keys(counts).forEach(function (status) {
+      var item = document.querySelector('[data-count="' + status + '"] strong');
+      if (item) item.textContent = String(counts[status]);
+    });
+  }
+
+  function query() {
+    var params = new URLSearchParams();
+    new FormData(filters).forEach(function (value, name) { if (value) params.set(name, value); });
+    return params.toString();
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+      if (response.status === 401) { location.reload(); throw new Error("signed out"); }
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json();
+    });
+  }
+
+  function load() {
+    return getJSON("/dashboard/data/payments?" + query()).then(function (data) {
+      renderRows(data.payments);
+      renderCounts(data.counts);
+    }).catch(function () { showLive("offline", "Cannot reach PayHub; retrying…"); });
+  }
+
+  function scheduleLoad(delay) {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      load().then(function () { scheduleLoad(REFRESH_EVERY); });
+    }, delay);
+  }
+
+  // --- Event log of one payment ---------------------------------------------------------
+  function loadEvents(id) {
+    return getJSON("/dashboard/data/payments/" + encodeURIComponent(id)).then(function (p) {
+      panelTitle.textContent = "Event log of " + p.id;
+      var facts = [["Order", p.order_id], ["Gateway", p.gateway], ["Status", p.status + " (version " + p.version + ")"],
+        ["Amount", PayHub.formatAmount(p.amount, p.currency)],
+        ["Received", p.amount_received === null ? "–" : PayHub.formatAmount(p.amount_received, p.currency)],
+        ["Gateway ids", [p.gateway_order_id, p.gateway_payment_id].filter(Boolean).join(" / ") || "–"]];
+      eventsPayment.replaceChildren.apply(eventsPayment, facts.reduce(function (list, fact) {
+        return list.concat([el("dt", {}, [fact[0]]), el("dd", {}, [fact[1]])]);
+      }, []));
+      eventsBody.replaceChildren.apply(eventsBody, p.events.map(eventRow));
+      if (!p.events.length) eventsBody.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted" }, ["No events yet."])]));
+    });
+  }
+
+  function eventRow(e) {
+    var update = e.status + (e.gateway_status ? " (" + e.gateway_status + ")" : "");
+    return el("tr", { "data-event": String(e.id), "data-applied": String(e.applied) }, [
+      el("td", {}, [when(e.received_at)]),
+      el("td", {}, [e.source]),
+      el("td", {}, [update]),
+      el("td", {}, [el("span", { class: "badge " + (e.applied ? "badge-applied" : "badge-not-applied") },
+        [e.applied ? "applied" : "not applied"])]),
+      el("td", {}, [e.reason || ""]),
+      el("td", {}, [(e.status_before || "–") + " → " + (e.status_after || "–")]),
+      el("td", {}, [el("details", {}, [el("summary", {}, ["show"]),
+        el("pre", {}, [JSON.stringify(e.payload, null, 2)])])]),
+    ]);
+  }
+
+  tbody.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-events]");
+    if (!button) return;
+    openId = button.dataset.events;
+    loadEvents(openId).then(function () {
+      panel.hidden = false;
+      panel.focus();
+    });
+  });
+
+  filters.addEventListener("change", function () {
+    history.replaceState(null, "", "?" + query());
+    scheduleLoad(0);
+  });
+  filters.addEventListener("submit", function (event) {
+    event.preventDefault();
+    scheduleLoad(0);
+  });
+
+  // --- Live feed ------------------------------------------------------------------------
+  function showLive(mode, text) {
+    live.dataset.mode = mode;
+    liveText.textContent = text;
+  }
+
+  function onStatus(view) {
+    var row = tbody.querySelector('tr[data-id="' + CSS.escape(view.id) + '"]');
+    if (row && Number(row.dataset.version) < view.version) {
+      row.dataset.status = view.status;
+      row.dataset.version = String(view.version);
+      row.querySelector("[data-field=status]").replaceWith(badge(view.status));
+      row.querySelector("[data-field=version]").textContent = String(view.version);
+      row.querySelector("[data-field=updated]").replaceChildren(when(view.updated_at));
+      versions[view.id] = view.version;
+      row.classList.remove("flash");
+      void row.offsetWidth; // restart the highlight animation
+      row.classList.add("flash");
+    }
+    if (openId === view.id) loadEvents(view.id);
+    scheduleLoad(300); // counts, filters and ordering follow shortly
+  }
+
+  document.querySelectorAll("#payments tbody tr[data-id]").forEach(function (tr) {
+    versions[tr.dataset.id] = Number(tr.dataset.version);
+  });
+  scheduleLoad(REFRESH_EVERY);
+
+  if (typeof window.io !== "function") {
+    showLive("polling", "Live feed unavailable (Socket.IO client missing); refreshing every 5 s.");
+    return;
+  }
+  var socket = window.io({ reconnectionDelayMax: 5000 });
+  socket.on("connect", function () {
+    socket.emit("operators_join", {}, function (ack) {
+      if (ack && ack.ok) {
+        showLive("live", "Live");
+        scheduleLoad(0); // catch up on anything missed while disconnected
+      } else {
+        location.reload(); // the session ended: back to the sign-in form
+      }
+    });
+  });
+  socket.on("disconnect", function () { showLive("reconnecting", "Reconnecting… (refreshing every 5 s)"); });
+  socket.on("connect_error", function () { showLive("reconnecting", "Reconnecting… (refreshing every 5 s)"); });
+  socket.on("payment_status", onStatus);
+})();
