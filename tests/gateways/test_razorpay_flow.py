@@ -109,6 +109,13 @@ def test_an_authentic_capture_reaches_the_subscriber(api, fake, shop):
     assert payment["events"][-1]["gateway_event_id"] == "evt_cap_1"
 
 
+def test_a_capture_of_another_amount_goes_to_review(api, fake, shop):
+    created, sio = shop
+    send(api, fake, fake.event("payment.captured", fake.pay(created["gateway_order_id"], amount=40000)))
+    assert [(v["status"], v["amount_received"]) for v in pushed(sio)] == [("needs_review", 40000)]
+    assert api.payment(created["id"])["events"][-1]["reason"] == "amount_mismatch"
+
+
 def test_a_tampered_webhook_is_refused_and_changes_nothing(api, fake, shop):
     created, sio = shop
     body, headers = fake.webhook(fake.event("payment.captured", fake.pay(created["gateway_order_id"])))
