@@ -111,6 +111,20 @@ def intent_facts(intent: Mapping[str, Any]) -> dict[str, Any]:
     return {"status": "pending"}  # processing, requires_action/confirmation/capture, untried
 
 
+def compact_intent(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The status-relevant part of a polled PaymentIntent, for the audit log (no billing details)."""
+    keep = ("id", "object", "status", "amount", "amount_received", "currency", "metadata", "cancellation_reason")
+    compact: dict[str, Any] = {k: intent.get(k) for k in keep if k in intent}
+    charge = intent.get("latest_charge")
+    if isinstance(charge, Mapping):
+        charge = {k: charge.get(k) for k in ("id", "status", "amount", "amount_refunded", "refunded") if k in charge}
+    compact["latest_charge"] = charge
+    error = intent.get("last_payment_error")
+    if isinstance(error, Mapping):
+        compact["last_payment_error"] = {k: error.get(k) for k in ("type", "code", "decline_code") if k in error}
+    return compact
+
+
 def api_error(status_code: int, body: Any) -> Exception:
     """Stripe's error body -> AmountNotAccepted for the merchant's mistakes, else GatewayError."""
     error = body.get("error") if isinstance(body, Mapping) else None

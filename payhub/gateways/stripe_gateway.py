@@ -146,7 +146,7 @@ class StripeGateway:
             raise GatewayError(f"stripe PaymentIntent unreadable: {exc}") from None
         return StatusUpdate(
             gateway=self.name, gateway_status=str(intent.get("status"))[:64], source=POLL, payment_id=payment.id,
-            gateway_order_id=payment.gateway_order_id, payload=redact(intent), **facts,
+            gateway_order_id=payment.gateway_order_id, payload=redact(st.compact_intent(intent)), **facts,
         )
 
     def _call(

@@ -122,7 +122,16 @@ def test_poll_asks_for_the_intent_with_its_latest_charge_expanded(fake, gateway)
     assert call.query == {"expand[]": ["latest_charge"]} and call.header("authorization") == f"Bearer {SECRET_KEY}"
     assert (update.status, update.gateway_status, update.source) == ("pending", "requires_payment_method", "poll")
     assert (update.payment_id, update.gateway_order_id) == ("pay_hub123", payment.gateway_order_id)
-    assert update.payload["client_secret"] == "[redacted]"
+    assert "client_secret" not in update.payload and update.payload["id"] == payment.gateway_order_id
+
+
+def test_the_poll_payload_keeps_the_facts_not_the_card_or_billing_details(fake, gateway):
+    payment = opened(gateway)
+    fake.succeed(payment.gateway_order_id)
+    fake.refund(payment.gateway_order_id, 500)
+    payload = gateway.poll(payment).payload
+    assert payload["latest_charge"]["amount_refunded"] == 500 and payload["amount_received"] == 2500
+    assert "payment_method_details" not in payload["latest_charge"] and "4242" not in repr(payload)
 
 
 @pytest.mark.parametrize(("move", "status"), [
