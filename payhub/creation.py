@@ -1,8 +1,10 @@
 """Creating a payment: store it, then open it at the gateway, idempotently by order_id.
 
 The row is committed before the gateway is called (no network I/O inside a transaction). If
-the gateway fails the row is removed again, so a 502 leaves nothing behind and a retry of the
-same request starts clean; a row left by a crash mid-call is completed by the retry.
+the gateway fails or times out, the row stays unopened (checkout null: not listed, not swept)
+and a retry of the same request opens the same payment again, with the same payment id: a
+gateway that honours idempotency keys derived from it (Stripe) then returns what it may
+already have created instead of creating it twice. A crash mid-call is recovered the same way.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import lifecycle, metrics, tokens
 from .config import Settings
 from .extensions import db
 from .gateways.base import Gateway
-from .models import Payment, PaymentEvent, utcnow
+from .models import Payment, utcnow
 from .views import payment_ref
 
 
@@ -93,21 +95,10 @@ def _open_at_gateway(payment: Payment, gateway: Gateway, settings: Settings) -> 
         with metrics.GATEWAY_CALLS.labels(gateway.name, "create").time():
             result = gateway.create(ref)
     except Exception:
-        _discard(payment.id)
+        db.session.rollback()
         raise
     payment.gateway_order_id = result.gateway_order_id
     payment.gateway_reference = result.gateway_reference
     payment.checkout = dict(result.checkout)
     db.session.commit()
     return payment
-
-
-def _discard(payment_id: str) -> None:
-    """Remove a payment the gateway never accepted (only if nothing has happened to it)."""
-    db.session.rollback()
-    has_events = db.session.execute(
-        select(PaymentEvent.id).where(PaymentEvent.payment_id == payment_id).limit(1)
-    ).first()
-    if not has_events:
-        db.session.execute(delete(Payment).where(Payment.id == payment_id, Payment.version == 1))
-    db.session.commit()

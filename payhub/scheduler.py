@@ -55,6 +55,7 @@ def _stale_ids(cutoff: Any, now: Any) -> list[str]:
     query = (
         select(Payment.id)
         .where(Payment.status == lifecycle.PENDING, Payment.created_at <= cutoff)
+        .where(Payment.checkout.is_not(None))  # never opened at its gateway: nothing to poll
         .where(or_(Payment.poll_lease_until.is_(None), Payment.poll_lease_until <= now))
         .order_by(Payment.created_at)
         .limit(BATCH)

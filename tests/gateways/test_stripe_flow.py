@@ -95,6 +95,8 @@ def test_stripe_down_at_create_is_a_502_and_the_retry_works(api, fake):
     assert failed.status_code == 502 and SECRET_KEY not in failed.get_data(as_text=True)
     retried = api.post("/api/payments", json=body)
     assert retried.status_code == 201 and retried.get_json()["gateway_order_id"] in fake.intents
+    # The slow first call did create an intent; the retry got that one back (same idempotency key).
+    assert len(fake.intents) == 1
 
 
 def test_without_credentials_stripe_is_disabled(make_app):
