@@ -45,7 +45,7 @@ def to_decimal_string(minor: int, currency: str, *, min_places: int | None = Non
 
 def from_decimal_string(text: str, currency: str) -> int:
     """"100.50" INR -> 10050, exactly; "100.505" INR is an error, not a rounding."""
-    # ASCII digits only, nothing around them: Decimal() would also take "١٠٠" or " 1\n".
+    # ASCII digits only, nothing around them: Decimal() would also take Arabic-Indic digits or " 1\n".
     if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
         raise MoneyError(f"not a decimal amount: {text!r}")
     try:
