@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_file_limit()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     folder = Path(tempfile.mkdtemp(prefix="payhub-bench-"))
     names = ["baseline", "hub"] if args.target == "both" else [args.target]
     results: dict[str, Any] = {}

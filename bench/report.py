@@ -9,6 +9,7 @@ from load import PushLog, Sent
 
 TARGET_RATIO = 0.6
 TARGET_P99_MS = 25.0
+BUSY_PERCENT = 15  # CPU of other processes, in % of one core, above which a phase is called noisy
 
 
 def percentile(ordered: list[float], p: float) -> float | None:
@@ -71,7 +72,7 @@ def _idle_lines(idle: dict[str, Any]) -> list[str]:
         f"errors {idle['connect_errors'] or 0}; CPU ms each: hub {cpu['server']}, driver {cpu['driver']}",
         f"  after {idle['held_seconds']:g} s: {idle['still_open']:,} open, {idle['answering_round_trip']:,} "
         f"answer a round trip; sample pushes {idle['sample_pushes_received']}/{idle['sample_pushes']} "
-        f"(slowest {idle['sample_push_max_ms']} ms)",
+        f"(one at a time: p50 {idle['sample_push_ms']['p50']} ms, max {idle['sample_push_ms']['max']} ms)",
         f"  hub RSS {idle['rss_before_mb']} MB -> {idle['rss_connected_mb']} MB connected "
         f"({idle['kb_per_connection']} KB each), peak {idle['rss_peak_mb']} MB",
     ]
@@ -106,6 +107,11 @@ def table(args: Any, results: dict[str, Any], idle: dict[str, Any] | None, check
               "steady_p99_ms": f"hub steady push p99 <= {TARGET_P99_MS} ms",
               "throughput_ratio": f"hub/baseline throughput >= {TARGET_RATIO}",
               "idle_held": "idle connections held"}
+    busy = [f"{n} {m}" for n in names for m in ("saturation", "steady")
+            if m in results[n] and results[n][m]["others_cpu_percent"] > BUSY_PERCENT]
+    if busy:
+        lines += ["", f"  NOTE  other processes used > {BUSY_PERCENT}% of a core during: {', '.join(busy)}; "
+                  "those figures are noisy, run again on a quiet machine"]
     if checks:
         lines.append("")
         lines += [f"  {'PASS' if c['pass'] else 'MISS'}  {labels[k]}: {c['value']}" for k, c in checks.items()]
