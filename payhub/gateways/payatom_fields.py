@@ -7,12 +7,11 @@ body (bank_ref, sender_upi, refund_info, ...) is informational and is never trus
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from ..money import MoneyError, from_decimal_string
 from . import payatom_hash as envelope
 from .base import BadCallback, StatusUpdate
+from .fields import rupees_to_paise
 
 # Exact strings: case and spaces matter, they enter the hash.
 STATUS_MAP = {
@@ -26,7 +25,6 @@ STATUS_MAP = {
     "Refund Initiated": "refund_pending",
     "Refund Completed": "refunded",
 }
-RUPEES = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 LIMITS = {"order_id": 100, "received_amount": 20, "amount": 20, "status": 64}
 
 
@@ -57,14 +55,7 @@ def to_update(data: dict[str, Any], *, order_id: str, amount: str, status: str, 
     if not order_id:
         raise BadCallback("order_id is empty")
     target = STATUS_MAP.get(status, "pending")
-    received = None
-    if target == "succeeded":
-        try:
-            if not RUPEES.fullmatch(amount):  # ASCII digits only, no spaces or signs
-                raise MoneyError(amount)
-            received = from_decimal_string(amount, "INR")
-        except MoneyError:
-            raise BadCallback("the received amount is not an amount in rupees") from None
+    received = rupees_to_paise(amount, "the received amount") if target == "succeeded" else None
     bank_ref = data.get("bank_ref")
     return StatusUpdate(
         gateway="payatom", status=target, gateway_status=status, source=source,

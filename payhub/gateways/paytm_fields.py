@@ -7,13 +7,12 @@ fields, the JSON webhook and the Transaction Status answer as a camelCase `body`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..money import MoneyError, from_decimal_string
 from .base import BadCallback, RawRequest, StatusUpdate
+from .fields import rupees_to_paise
 from .paytm_checksum import raw_member
 
 FORM = {
@@ -26,7 +25,6 @@ JSON_BODY = {
 }
 STATUS_MAP = {"TXN_SUCCESS": "succeeded", "TXN_FAILURE": "failed", "PENDING": "pending"}
 MAX_FIELDS = 100
-RUPEES = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 
 
 def read_form(request: RawRequest) -> dict[str, str]:
@@ -78,10 +76,10 @@ def to_update(
         status = "pending"  # Paytm has no transaction for this order yet: the shopper may still pay
     amount = currency = None
     if status == "succeeded":
-        amount = _amount(get("amount", 20, required=True), keys["amount"])
+        amount = rupees_to_paise(get("amount", 20, required=True), keys["amount"])
         currency = (get("currency", 3) or "INR").upper()
         refund = get("refund", 20)
-        if refund and _amount(refund, keys["refund"]) >= amount > 0:
+        if refund and rupees_to_paise(refund, keys["refund"]) >= amount > 0:
             status, amount, currency = "refunded", None, None
     return StatusUpdate(
         gateway="paytm", status=status, gateway_status=raw_status, source=source,
@@ -118,13 +116,3 @@ def _status(keys: Mapping[str, str], fields: Mapping[str, Any], get: Any) -> str
     if not isinstance(status, str) or not status or len(status) > 64:
         raise BadCallback("the status is missing")
     return status
-
-
-def _amount(text: str | None, name: str) -> int:
-    try:
-        if not RUPEES.fullmatch(text or ""):  # ASCII digits only, no spaces: as Paytm writes them
-            raise MoneyError(name)
-        return from_decimal_string(text or "", "INR")
-    except MoneyError:
-        raise BadCallback(f"{name} is not an amount in rupees") from None
-

@@ -30,6 +30,7 @@ from .base import (
     StatusUpdate,
     redact,
 )
+from .fields import header, json_object, text
 
 DEFAULT_BASE_URL = "https://api.razorpay.com"
 MIN_AMOUNT = 100  # subunits (GATEWAYS.md §1d)
@@ -100,14 +101,14 @@ class RazorpayGateway:
         return options
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
-        given = rz.header(request.headers, "X-Razorpay-Signature")
+        given = header(request.headers, "X-Razorpay-Signature")
         if not any(rz.signature_ok(s, request.body, given) for s in self._webhook_secrets):
             raise InvalidSignature("bad or missing X-Razorpay-Signature")
-        data = rz.json_object(request.body)
+        data = json_object(request.body)
         event, payload = data.get("event"), data.get("payload")
         if not isinstance(event, str) or not isinstance(payload, Mapping):
             raise BadCallback("a Razorpay event needs `event` and `payload`")
-        event_id = rz.header(request.headers, "x-razorpay-event-id")
+        event_id = header(request.headers, "x-razorpay-event-id")
         if event_id is not None and (not event_id or len(event_id) > 200):
             raise BadCallback("bad x-razorpay-event-id")
         facts = rz.event_facts(event, payload)
@@ -119,7 +120,7 @@ class RazorpayGateway:
         fields = request.form or request.args
         if "razorpay_signature" not in fields:
             return self._failed_return(fields)
-        order_id, payment_id = rz.text(fields, "razorpay_order_id"), rz.text(fields, "razorpay_payment_id")
+        order_id, payment_id = text(fields, "razorpay_order_id"), text(fields, "razorpay_payment_id")
         # The signature covers the order id, so a verified one is the order we created and stored.
         if not rz.signature_ok(self._key_secret, f"{order_id}|{payment_id}".encode(), fields["razorpay_signature"]):
             raise InvalidSignature("bad razorpay_signature")
@@ -138,7 +139,7 @@ class RazorpayGateway:
         """A failed checkout posts error[...] fields, unsigned: a hint that changes nothing."""
         try:
             metadata = json.loads(fields.get("error[metadata]", ""))
-            order_id = rz.text(metadata, "order_id")
+            order_id = text(metadata, "order_id")
         except (ValueError, TypeError, AttributeError, RecursionError):
             raise BadCallback("a Razorpay return needs razorpay_signature or error[metadata]") from None
         kept = {k: v[:500] for k, v in fields.items() if k.startswith("error[")}

@@ -8,36 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .base import BadCallback
-
-MAX_AMOUNT = 10**15
+from .fields import amount, currency, text
 
 # Refunds: "refunded" only once the whole amount went back; a partial or still-running refund
 # is "refund_pending" (docs/gateways/razorpay.md explains why).
 PAYMENT_EVENTS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid"}
 REFUND_EVENTS = {"refund.created", "refund.processed", "refund.failed"}
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting is a RecursionError
-        raise BadCallback("body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadCallback("body must be a JSON object")
-    return data
 
 
 def signature_ok(secret: str, message: bytes, given: str | None) -> bool:
@@ -46,29 +26,6 @@ def signature_ok(secret: str, message: bytes, given: str | None) -> bool:
         return False
     expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
-
-
-def text(data: Mapping[str, Any], key: str, *, limit: int = 100, required: bool = True) -> str | None:
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise BadCallback(f"{key} must be a non-empty string")
-    return value
-
-
-def amount(data: Mapping[str, Any], key: str = "amount") -> int:
-    value = data.get(key, 0) if key == "amount_refunded" else data.get(key)
-    if type(value) is not int or not 0 <= value < MAX_AMOUNT:
-        raise BadCallback(f"{key} must be an integer in minor units")
-    return value
-
-
-def currency(data: Mapping[str, Any]) -> str:
-    value = data.get("currency")
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise BadCallback("currency must be a 3-letter code")
-    return value.upper()
 
 
 def entity(payload: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -85,7 +42,7 @@ def payment_facts(payment: Mapping[str, Any]) -> dict[str, Any]:
     status = text(payment, "status", limit=32)
     facts: dict[str, Any] = {"status": "pending", "gateway_status": status, "gateway_payment_id": text(payment, "id")}
     if status in ("captured", "refunded"):
-        refunded, total = amount(payment, "amount_refunded"), amount(payment)
+        refunded, total = amount(payment, "amount_refunded", default=0), amount(payment, "amount")
         if status == "refunded" or (total and refunded >= total):
             facts["status"] = "refunded"
         elif refunded > 0:
@@ -127,7 +84,7 @@ def refund_status(event: str, payment: Mapping[str, Any]) -> str:
         return "failed"
     if event == "refund.failed":
         return "pending"  # the money stays with the merchant: recorded, nothing changes
-    refunded, total = amount(payment, "amount_refunded"), amount(payment)
+    refunded, total = amount(payment, "amount_refunded", default=0), amount(payment, "amount")
     if event == "refund.processed" and (payment.get("status") == "refunded" or refunded >= total > 0):
         return "refunded"
     return "refund_pending"

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import requests
 
+from . import fields
 from .base import (
     POLL,
     WEBHOOK,
@@ -45,9 +46,7 @@ def to_update(data: dict[str, Any], source: str, **extra: Any) -> StatusUpdate:
     if not isinstance(raw_status, str) or len(raw_status) > 64:
         raise BadCallback("status must be a string")
     status = STATUS_MAP.get(raw_status, "pending")
-    amount = data.get("amount")
-    if amount is not None and (type(amount) is not int or not 0 <= amount < 10**15):
-        raise BadCallback("amount must be an integer in minor units")
+    amount = None if data.get("amount") is None else fields.amount(data, "amount")  # optional here
     return StatusUpdate(
         gateway="sandbox", status=status, gateway_status=raw_status, source=source,
         amount_received=amount if status == "succeeded" else None, payload=data, **extra,
@@ -94,9 +93,7 @@ class SandboxGateway:
             raise BadCallback("body is not JSON") from None
         if not isinstance(data, dict):
             raise BadCallback("body must be a JSON object")
-        txn, event_id = data.get("transaction_id"), data.get("event_id")
-        if not isinstance(txn, str) or not txn or len(txn) > 100:
-            raise BadCallback("transaction_id must be a string")
+        txn, event_id = fields.text(data, "transaction_id"), data.get("event_id")
         if event_id is not None and (not isinstance(event_id, str) or len(event_id) > 200):
             raise BadCallback("event_id must be a string")
         return to_update(data, WEBHOOK, gateway_order_id=txn, gateway_event_id=event_id)

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import AmountNotAccepted, BadCallback, GatewayError
-
-MAX_AMOUNT = 10**15
+from .fields import amount, currency, text
 
 INTENT_EVENTS = {
     "payment_intent.succeeded": "succeeded",
@@ -24,37 +23,6 @@ INTENT_EVENTS = {
 # Stripe's 400s that are about the payment's amount or currency: the merchant's mistake (400),
 # not an outage (502).
 AMOUNT_CODES = {"amount_too_small", "amount_too_large", "invalid_currency"}
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup, whatever mapping the web layer handed over."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value
-
-
-def text(data: Mapping[str, Any], key: str, *, limit: int = 100, required: bool = True) -> str | None:
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise BadCallback(f"{key} must be a non-empty string")
-    return value
-
-
-def amount(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    if type(value) is not int or not 0 <= value < MAX_AMOUNT:
-        raise BadCallback(f"{key} must be an integer in minor units")
-    return value
-
-
-def currency(data: Mapping[str, Any]) -> str:
-    value = data.get("currency")
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise BadCallback("currency must be a 3-letter code")
-    return value.upper()
 
 
 def charge_id(intent: Mapping[str, Any]) -> str | None:
@@ -101,7 +69,7 @@ def intent_facts(intent: Mapping[str, Any]) -> dict[str, Any]:
         charge = intent.get("latest_charge")
         if isinstance(charge, Mapping) and charge.get("refunded") is True:
             return {"status": "refunded", "gateway_payment_id": charge_id(intent)}
-        if isinstance(charge, Mapping) and amount({"a": charge.get("amount_refunded", 0)}, "a") > 0:
+        if isinstance(charge, Mapping) and amount(charge, "amount_refunded", default=0) > 0:
             return {"status": "refund_pending", "gateway_payment_id": charge_id(intent)}
         return {**succeeded(intent, "amount_received"), "gateway_payment_id": charge_id(intent)}
     if status == "canceled":

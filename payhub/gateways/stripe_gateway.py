@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -32,6 +31,7 @@ from .base import (
     StatusUpdate,
     redact,
 )
+from .fields import header, json_object, text
 
 DEFAULT_BASE_URL = "https://api.stripe.com"
 TOLERANCE = 300  # seconds; older signatures are replays (Stripe's own library default)
@@ -113,15 +113,10 @@ class StripeGateway:
         return Checkout(intent_id, checkout)
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
-        value = st.header(request.headers, "Stripe-Signature")
+        value = header(request.headers, "Stripe-Signature")
         verify_signature(self._webhook_secret, request.body, value, now=self._clock())
-        try:
-            event = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise BadCallback("body is not JSON") from None
-        if not isinstance(event, dict):
-            raise BadCallback("body must be a JSON object")
-        event_id, event_type = st.text(event, "id", limit=255), st.text(event, "type", limit=255)
+        event = json_object(request.body)
+        event_id, event_type = text(event, "id", limit=255), text(event, "type", limit=255)
         data = event.get("data")
         obj = data.get("object") if isinstance(data, Mapping) else None
         if not isinstance(obj, Mapping):
