@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from payhub.extensions import db, socketio
-from payhub.models import Payment
-from payhub.scheduler import sweep
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.payatom_api import FakePayAtom, md5, seal
+from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
 
 PID, SECRET = "5345f345345", "test_secret_key_123"
 CUSTOMER = {"name": "Anushk", "email": "anushk@example.com", "phone": "9000000000"}
@@ -26,15 +23,13 @@ MISMATCH = {"hash_status": "HashMismatch", "acknowledge": "no"}
 
 @pytest.fixture
 def fake():
-    with FakePayAtom(pid=PID, secret=SECRET) as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakePayAtom(pid=PID, secret=SECRET))
 
 
 @pytest.fixture
 def hub(make_app, fake):
     return make_app(PAYHUB_PAYATOM_PID=PID, PAYHUB_PAYATOM_SECRET_KEY=SECRET, PAYHUB_PAYATOM_BASE_URL=fake.url,
-                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
+                    **FLOW_SETTINGS)
 
 
 @pytest.fixture
@@ -43,18 +38,10 @@ def api(hub):
 
 
 @pytest.fixture
-def shop(api, hub):
+def shop(api, hub, subscribe):
     """Create a PayAtom payment of Rs 100 and subscribe a Socket.IO client to it."""
     created = api.create(gateway="payatom", amount=10000, order_id=f"ORD{uuid.uuid4().hex[:12]}", customer=CUSTOMER)
-    sio = socketio.test_client(hub)
-    assert sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]},
-                    callback=True)["ok"]
-    yield created, sio
-    sio.disconnect()
-
-
-def pushed(sio):
-    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+    return created, subscribe(hub, created)
 
 
 def deliver(api, body: bytes):
@@ -163,11 +150,7 @@ def test_refresh_polls_payatom_and_applies_a_verified_answer(api, fake, shop):
 def test_sweep_polls_a_payment_whose_webhook_never_came(hub, api, fake, shop):
     created, sio = shop
     fake.settle(created["order_id"], "Approved", "100")
-    with hub.app_context():
-        row = db.session.get(Payment, created["id"])
-        row.created_at -= timedelta(seconds=61)
-        db.session.commit()
-        assert sweep().polled == [created["id"]]
+    assert sweep_after(hub, created["id"], 61).polled == [created["id"]]
     assert pushed(sio)[0]["status"] == "succeeded"
 
 
@@ -196,17 +179,14 @@ def test_create_needs_inr_a_long_order_id_and_the_customer(api):
 
 
 # -- fuzz: every answer is PayAtom's JSON with acknowledge "no", never a 500, never a change -----
-text = st.text(max_size=40)
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | text,
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
-                           max_leaves=12)
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+json_values = any_json(text=40, keys=40, width=4, leaves=12)
+FUZZ = fuzzing(60)
 
 
 def assert_refused(api, created, sio, body):
     reply = deliver(api, body)
     assert reply["acknowledge"] == "no" and reply["hash_status"] == "HashMismatch"
-    assert pushed(sio) == [] and api.payment(created["id"])["version"] == 1
+    assert unchanged(api, created, sio)
 
 
 @FUZZ

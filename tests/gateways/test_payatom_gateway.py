@@ -23,6 +23,7 @@ from payhub.gateways.base import (
 from payhub.gateways.payatom import PayAtomGateway
 from tests.fakes import Answer
 from tests.fakes.payatom_api import FakePayAtom, md5, seal, unseal
+from tests.gateways.helpers import serving
 
 PID, SECRET = "5345f345345", "test_secret_key_123"
 CUSTOMER = {"name": "Anushk", "email": "anushk@example.com", "phone": "9000000000"}
@@ -30,9 +31,7 @@ CUSTOMER = {"name": "Anushk", "email": "anushk@example.com", "phone": "900000000
 
 @pytest.fixture
 def fake():
-    with FakePayAtom(pid=PID, secret=SECRET) as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakePayAtom(pid=PID, secret=SECRET))
 
 
 @pytest.fixture

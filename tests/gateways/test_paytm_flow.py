@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from payhub.extensions import db, socketio
-from payhub.models import Payment
-from payhub.scheduler import sweep
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.paytm_api import FakePaytm
+from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
 
 MID, KEY = "PAYHUBMID00001", "abcdefghijklmnop"
 FORM = "application/x-www-form-urlencoded"
@@ -24,15 +21,13 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture
 def fake():
-    with FakePaytm(mid=MID, merchant_key=KEY) as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakePaytm(mid=MID, merchant_key=KEY))
 
 
 @pytest.fixture
 def hub(make_app, fake):
     return make_app(PAYHUB_PAYTM_MID=MID, PAYHUB_PAYTM_MERCHANT_KEY=KEY, PAYHUB_PAYTM_BASE_URL=fake.url,
-                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
+                    **FLOW_SETTINGS)
 
 
 @pytest.fixture
@@ -41,18 +36,10 @@ def api(hub):
 
 
 @pytest.fixture
-def shop(api, hub):
+def shop(api, hub, subscribe):
     """Create a Paytm payment of Rs 100.50 and subscribe a Socket.IO client to it."""
     created = api.create(gateway="paytm", amount=10050, order_id=f"ord_{uuid.uuid4().hex[:12]}")
-    sio = socketio.test_client(hub)
-    ack = sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
-    assert ack["ok"] is True
-    yield created, sio
-    sio.disconnect()
-
-
-def pushed(sio):
-    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+    return created, subscribe(hub, created)
 
 
 def post_form(api, path, fields):
@@ -147,11 +134,7 @@ def test_an_unknown_order_is_answered_non_2xx_so_paytm_retries(api, fake):
 def test_sweep_polls_and_applies_a_success_that_no_callback_reported(hub, api, fake, shop):
     created, sio = shop
     fake.pay(created["order_id"], amount="100.50")  # paid, but the callback never reaches the hub
-    with hub.app_context():
-        row = db.session.get(Payment, created["id"])
-        row.created_at -= timedelta(seconds=61)
-        db.session.commit()
-        report = sweep()
+    report = sweep_after(hub, created["id"], 61)
     assert report.polled == [created["id"]]
     assert pushed(sio)[0]["status"] == "succeeded"
     assert api.payment(created["id"])["events"][-1]["source"] == "poll"
@@ -189,15 +172,13 @@ def test_disabled_without_credentials(make_app):
 
 # -- fuzz: nothing a stranger posts may change a payment or crash the hub ------------------------
 text = st.text(max_size=40)
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | text,
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
-                           max_leaves=12)
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+json_values = any_json(text=40, keys=40, width=4, leaves=12)
+FUZZ = fuzzing(60)
 
 
 def assert_untouched(api, created, sio, response):
     assert 400 <= response.status_code < 500, response.status_code
-    assert pushed(sio) == [] and api.payment(created["id"])["version"] == 1
+    assert unchanged(api, created, sio)
 
 
 @FUZZ

@@ -25,15 +25,14 @@ from payhub.gateways.base import (
 from payhub.gateways.paytm import PaytmGateway
 from tests.fakes import Answer
 from tests.fakes.paytm_api import FakePaytm, body_text
+from tests.gateways.helpers import serving
 
 MID, KEY = "PAYHUBMID00001", "abcdefghijklmnop"
 
 
 @pytest.fixture
 def fake():
-    with FakePaytm(mid=MID, merchant_key=KEY) as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakePaytm(mid=MID, merchant_key=KEY))
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ import json
 
 import pytest
 import razorpay
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from payhub.gateways.base import BadCallback, InvalidSignature, RawRequest, StatusUpdate
 from payhub.gateways.razorpay import RazorpayGateway
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
+from tests.gateways.helpers import any_json, fuzzing
 
 
 @pytest.fixture(scope="module")
@@ -195,14 +196,10 @@ def test_authentic_garbage_is_a_bad_callback(fake, gateway, body):
         deliver(gateway, *fake.webhook(body))
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
+json_values = any_json(text=20, keys=10, width=4, leaves=20, nan=False)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzing(150)
 @given(event=st.sampled_from(["payment.captured", "payment.failed", "order.paid", "refund.processed", "x"]),
        payload=json_values, entity=st.dictionaries(st.sampled_from(
            ["id", "order_id", "status", "amount", "currency", "amount_refunded", "captured"]), json_values))
@@ -217,7 +214,7 @@ def test_signed_random_events_never_crash_the_parser(fake, gateway, event, paylo
         assert update is None or update.status in {"pending", "succeeded", "failed", "refund_pending", "refunded"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzing(150)
 @given(body=st.binary(max_size=300), signature=st.text(max_size=80))
 def test_random_unsigned_bodies_are_always_invalid_signatures(gateway, body, signature):
     with pytest.raises(InvalidSignature):

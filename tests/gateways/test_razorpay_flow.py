@@ -5,33 +5,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from payhub.extensions import db, socketio
-from payhub.models import Payment
-from payhub.scheduler import sweep
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
+from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
 
 
 @pytest.fixture
 def fake():
-    with FakeRazorpay() as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakeRazorpay())
 
 
 @pytest.fixture
 def hub(make_app, fake):
     return make_app(PAYHUB_RAZORPAY_KEY_ID=KEY_ID, PAYHUB_RAZORPAY_KEY_SECRET=KEY_SECRET,
-                    PAYHUB_RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, PAYHUB_RAZORPAY_BASE_URL=fake.url,
-                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
+                    PAYHUB_RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, PAYHUB_RAZORPAY_BASE_URL=fake.url, **FLOW_SETTINGS)
 
 
 @pytest.fixture
@@ -40,18 +34,10 @@ def api(hub):
 
 
 @pytest.fixture
-def shop(api, hub):
+def shop(api, hub, subscribe):
     """A Razorpay payment of Rs 500 and a Socket.IO client subscribed to it."""
     created = api.create(gateway="razorpay", amount=50000, order_id=f"ord_{uuid.uuid4().hex[:12]}")
-    sio = socketio.test_client(hub)
-    ack = sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
-    assert ack["ok"] is True
-    yield created, sio
-    sio.disconnect()
-
-
-def pushed(sio) -> list[dict]:
-    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+    return created, subscribe(hub, created)
 
 
 def send(api: Api, fake: FakeRazorpay, event: dict | bytes, **kw) -> object:
@@ -221,11 +207,7 @@ def test_refresh_finds_a_payment_whose_webhook_never_came(api, fake, shop):
 def test_the_sweep_polls_a_stale_payment_and_applies_the_answer(hub, api, fake, shop):
     created, sio = shop
     fake.pay(created["gateway_order_id"])
-    with hub.app_context():
-        row = db.session.get(Payment, created["id"])
-        row.created_at -= timedelta(seconds=120)
-        db.session.commit()
-        report = sweep()
+    report = sweep_after(hub, created["id"], 120)
     assert created["id"] in report.polled
     assert [v["status"] for v in pushed(sio)] == ["succeeded"]
 
@@ -242,13 +224,8 @@ def test_refresh_when_razorpay_fails_is_a_clean_502_and_changes_nothing(api, fak
 
 
 # -- fuzz: nothing a stranger or a broken gateway sends can hurt ---------------------------------
-fuzz_settings = settings(max_examples=60, deadline=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=12,
-)
+fuzz_settings = fuzzing(60, HealthCheck.too_slow)
+json_values = any_json(text=30, keys=8, width=3, leaves=12)
 not_int = json_values.filter(lambda v: type(v) is not int)
 # Values a captured payment can never carry: each must be refused, never applied.
 wrong_values = {
@@ -258,10 +235,6 @@ wrong_values = {
     "order_id": json_values.filter(lambda v: v is not None and not isinstance(v, str)) | st.text(min_size=101),
     "id": json_values.filter(lambda v: not isinstance(v, str)) | st.just(""),
 }
-
-
-def unchanged(api: Api, created: dict, sio) -> bool:
-    return pushed(sio) == [] and api.payment(created["id"])["version"] == 1
 
 
 @fuzz_settings

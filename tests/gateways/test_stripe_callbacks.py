@@ -8,12 +8,13 @@ import time
 
 import pytest
 import stripe
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from payhub.gateways.base import BadCallback, InvalidSignature, RawRequest, StatusUpdate
 from payhub.gateways.stripe_gateway import StripeGateway, verify_signature
 from tests.fakes.stripe_api import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
+from tests.gateways.helpers import any_json, fuzzing
 
 VECTOR_BODY = b'{"id":"evt_1","object":"event"}'
 VECTOR_V1 = "c082a9feb29d45422338b8d4dc9e1a8b3db247f5e1d54c9ef5175bb849b72c37"
@@ -190,18 +191,14 @@ def test_authentic_garbage_is_a_bad_callback(fake, gateway, body):
         deliver(gateway, *fake.webhook(body))
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
+json_values = any_json(text=20, keys=10, width=4, leaves=20, nan=False)
 event_types = st.sampled_from(["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
                                "checkout.session.completed", "payment_intent.canceled", "other"])
 object_keys = st.sampled_from(["id", "metadata", "amount_received", "currency", "refunded", "payment_intent",
                                "payment_status", "amount_total", "latest_charge", "status"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzing(150)
 @given(event_type=event_types, obj=st.dictionaries(object_keys, json_values), raw=json_values)
 def test_signed_random_events_never_crash_the_parser(fake, gateway, event_type, obj, raw):
     obj.setdefault("metadata", {"payhub_payment_id": "pay_1"})
@@ -214,7 +211,7 @@ def test_signed_random_events_never_crash_the_parser(fake, gateway, event_type, 
                                                    "refunded"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzing(150)
 @given(body=st.binary(max_size=300), header=st.text(max_size=120))
 def test_random_unsigned_bodies_are_always_invalid_signatures(gateway, body, header):
     with pytest.raises(InvalidSignature):

@@ -6,32 +6,26 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from payhub.extensions import db, socketio
-from payhub.models import Payment
-from payhub.scheduler import sweep
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.stripe_api import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
+from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
 
 
 @pytest.fixture
 def fake():
-    with FakeStripe() as server:
-        yield server
-    assert not server.errors
+    yield from serving(FakeStripe())
 
 
 @pytest.fixture
 def hub(make_app, fake):
     return make_app(PAYHUB_STRIPE_SECRET_KEY=SECRET_KEY, PAYHUB_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                    PAYHUB_STRIPE_PUBLISHABLE_KEY="pk_test_fake", PAYHUB_STRIPE_BASE_URL=fake.url,
-                    PAYHUB_GATEWAY_TIMEOUT="0.5", PAYHUB_REFRESH_INTERVAL="0.001", PAYHUB_POLL_AFTER="60")
+                    PAYHUB_STRIPE_PUBLISHABLE_KEY="pk_test_fake", PAYHUB_STRIPE_BASE_URL=fake.url, **FLOW_SETTINGS)
 
 
 @pytest.fixture
@@ -40,27 +34,15 @@ def api(hub):
 
 
 @pytest.fixture
-def shop(api, hub):
+def shop(api, hub, subscribe):
     """A Stripe payment of $25.00 and a Socket.IO client subscribed to it."""
     created = api.create(gateway="stripe", amount=2500, currency="USD", order_id=f"ord_{uuid.uuid4().hex[:12]}")
-    sio = socketio.test_client(hub)
-    ack = sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
-    assert ack["ok"] is True
-    yield created, sio
-    sio.disconnect()
-
-
-def pushed(sio) -> list[dict]:
-    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+    return created, subscribe(hub, created)
 
 
 def send(api: Api, fake: FakeStripe, event: dict | bytes, **kw) -> object:
     body, headers = fake.webhook(event, **kw)
     return api.client.post("/webhooks/stripe", data=body, headers=headers)
-
-
-def unchanged(api: Api, created: dict, sio) -> bool:
-    return pushed(sio) == [] and api.payment(created["id"])["version"] == 1
 
 
 # -- create -------------------------------------------------------------------------------------
@@ -205,10 +187,7 @@ def test_refresh_finds_a_success_whose_webhook_never_came(api, fake, shop):
 def test_the_sweep_polls_a_stale_payment(hub, fake, shop):
     created, sio = shop
     fake.succeed(created["gateway_order_id"])
-    with hub.app_context():
-        db.session.get(Payment, created["id"]).created_at -= timedelta(seconds=120)
-        db.session.commit()
-        assert created["id"] in sweep().polled
+    assert created["id"] in sweep_after(hub, created["id"], 120).polled
     assert [v["status"] for v in pushed(sio)] == ["succeeded"]
 
 
@@ -223,13 +202,8 @@ def test_refresh_when_stripe_fails_is_a_clean_502_and_changes_nothing(api, fake,
 
 
 # -- fuzz ---------------------------------------------------------------------------------------
-fuzz_settings = settings(max_examples=60, deadline=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=12,
-)
+fuzz_settings = fuzzing(60, HealthCheck.too_slow)
+json_values = any_json(text=30, keys=8, width=3, leaves=12)
 wrong_values = {
     "amount_received": json_values.filter(lambda v: type(v) is not int) | st.integers(min_value=10**15)
     | st.integers(max_value=-1),
