@@ -97,10 +97,10 @@ def table(args: Any, results: dict[str, Any], idle: dict[str, Any] | None, check
     for mode in ("saturation", "steady"):
         if not any(mode in results[n] for n in names):
             continue
-        lines += ["", f"{mode:<28}" + "".join(f"{n:>34}" for n in names)]
+        lines += ["", f"{mode:<28}" + "".join(f"  {n:>34}" for n in names)]
         for label, get in ROWS:
             cells = [_fmt(get(results[n][mode])) if mode in results[n] else "-" for n in names]
-            lines.append(f"  {label:<26}" + "".join(f"{c:>34}" for c in cells))
+            lines.append(f"  {label:<26}" + "".join(f"  {c:>34}" for c in cells))
     if idle:
         lines += ["", *_idle_lines(idle)]
     labels = {"zero_lost": "hub lost events + errors = 0",
