@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from . import lifecycle, metrics, tokens
 from .config import Settings
 from .extensions import db
-from .gateways.base import Gateway
+from .gateways.base import AmountNotAccepted, Gateway
 from .models import Payment, utcnow
 from .views import payment_ref
 
@@ -94,6 +94,11 @@ def _open_at_gateway(payment: Payment, gateway: Gateway, settings: Settings) -> 
     try:
         with metrics.GATEWAY_CALLS.labels(gateway.name, "create").time():
             result = gateway.create(ref)
+    except AmountNotAccepted:
+        # Refused outright: nothing exists at the gateway, so the corrected request may reuse
+        # the order_id.
+        _discard(payment.id)
+        raise
     except Exception:
         db.session.rollback()
         raise
@@ -102,3 +107,11 @@ def _open_at_gateway(payment: Payment, gateway: Gateway, settings: Settings) -> 
     payment.checkout = dict(result.checkout)
     db.session.commit()
     return payment
+
+
+def _discard(payment_id: str) -> None:
+    """Remove a payment the gateway refused, if nothing has happened to it yet."""
+    db.session.rollback()
+    db.session.execute(delete(Payment).where(Payment.id == payment_id, Payment.version == 1,
+                                             Payment.checkout.is_(None)))
+    db.session.commit()
