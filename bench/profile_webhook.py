@@ -16,6 +16,7 @@ import cProfile
 import gc
 import io
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -82,6 +83,15 @@ def main() -> None:
     app = create_app({"PAYHUB_INSTANCE_PATH": folder, "PAYHUB_DATABASE_URL": f"sqlite:///{folder}/payhub.db",
                       "PAYHUB_API_KEY": "k", "PAYHUB_SECRET_KEY": "s", "PAYHUB_SANDBOX_WEBHOOK_SECRET": SECRET,
                       "PAYHUB_SCHEDULER": "0", "PAYHUB_PUBLIC_URL": "http://127.0.0.1:5000"})
+    try:
+        run(app, args)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(app: object, args: argparse.Namespace) -> None:
     client = app.test_client()
     n = args.callbacks
     payments = make_payments(client, 2 * n + 300)
