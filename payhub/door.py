@@ -3,6 +3,9 @@
 Lock the row, record the event, decide by the transition table, commit, and only then publish.
 A crash before the commit loses nothing the gateway will not resend (it got no 2xx); a crash
 after it at worst repeats a push, which clients drop by `version`.
+
+This is the hot path of every callback, so it speaks SQLAlchemy Core with statements built
+once, not the ORM's unit of work (about a third of the CPU per update).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from . import lifecycle, metrics, outbox
 from .extensions import db
@@ -27,6 +31,34 @@ APPLIED = "applied"
 NOT_APPLIED = "not_applied"
 DUPLICATE = "duplicate"
 UNKNOWN_PAYMENT = "unknown_payment"
+
+_P, _E = Payment.__table__, PaymentEvent.__table__
+# The payment columns the door and the views read, named as the model's attributes (the
+# "metadata" column is `meta`); not the checkout blob nor the sweep's bookkeeping.
+_SKIPPED = {"checkout", "request_fingerprint", "poll_lease_until", "last_polled_at", "refreshed_at"}
+_COLUMNS = [getattr(Payment, a.key).label(a.key) for a in Payment.__mapper__.column_attrs if a.key not in _SKIPPED]
+
+
+def _lock(where: Any) -> Any:
+    """UPDATE ... SET version = version ... RETURNING *: one statement that takes the row lock
+    (PostgreSQL) or the write lock (SQLite) and reads the row under it."""
+    return update(_P).where(where).values(version=_P.c.version).returning(*_COLUMNS)
+
+
+_LOCK_BY_ID = _lock(_P.c.id == bindparam("k_id"))
+_LOCK_BY_GATEWAY_ORDER = _lock(
+    (_P.c.gateway == bindparam("k_gateway")) & (_P.c.gateway_order_id == bindparam("k_order"))
+)
+_SEEN = select(_E.c.id).where(
+    _E.c.payment_id == bindparam("k_payment"),
+    or_(_E.c.content_hash == bindparam("k_digest"), _E.c.gateway_event_id == bindparam("k_event")),
+).limit(1)
+_CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
+    status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
+    updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
+    amount_received=bindparam("v_amount_received"), gateway_payment_id=bindparam("v_gateway_payment_id"),
+)
+_ADD_EVENT = insert(_E)
 
 
 @dataclass(frozen=True)
@@ -46,81 +78,66 @@ def apply_update(update: StatusUpdate) -> Outcome:
     """Apply one normalized update through the transition table; publish after the commit."""
     session = db.session
     try:
-        outcome, view = _record(update)
+        outcome, applied = _record(update)
         session.commit()
     except Exception:
         session.rollback()
         raise
     metrics.UPDATES.labels(update.source, outcome.result).inc()
-    if outcome.result == APPLIED and view is not None:
+    if applied:
         from .realtime import publish
 
-        publish(view)
+        publish(outcome.payment)
         if outbox.enabled():
             outbox.kick()
     return outcome
 
 
-def _record(update: StatusUpdate) -> tuple[Outcome, dict[str, Any] | None]:
+def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
+    conn = db.session.connection()
     payload = redact(dict(update.payload))
     digest = content_hash(update.gateway, payload)
-    payment = _lock_payment(update)
-    if payment is None:
-        event = _add_event(update, None, payload, digest, False, UNKNOWN_PAYMENT)
+    row = _lock_payment(conn, update)
+    if row is None:
+        event_id = _add_event(conn, update, None, payload, digest, False, UNKNOWN_PAYMENT)
         log.warning("%s %s for unknown payment %s", update.gateway, update.source, update.gateway_order_id)
-        return Outcome(UNKNOWN_PAYMENT, UNKNOWN_PAYMENT, None, event.id), None
+        return Outcome(UNKNOWN_PAYMENT, UNKNOWN_PAYMENT, None, event_id), False
+    payment = SimpleNamespace(**row._mapping)
     before = payment.status
-    if _seen_before(payment.id, update.gateway_event_id, digest):
-        event = _add_event(update, payment, payload, digest, False, lifecycle.DUPLICATE, before)
-        return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), event.id), None
+    if _seen_before(conn, payment.id, update.gateway_event_id, digest):
+        event_id = _add_event(conn, update, payment, payload, digest, False, lifecycle.DUPLICATE, before)
+        return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), event_id), False
     decision = lifecycle.decide(
         current=before, target=update.status, amount=payment.amount, currency=payment.currency,
         amount_received=update.amount_received, currency_received=update.currency,
     )
     if decision.applied:
-        _change(payment, update, decision.status)
+        _change(conn, payment, update, decision.status)
         if outbox.enabled():
             outbox.enqueue(payment)
-    event = _add_event(update, payment, payload, digest, decision.applied, decision.reason, before)
-    view = public_view(payment)
+    event_id = _add_event(conn, update, payment, payload, digest, decision.applied, decision.reason, before)
     result = APPLIED if decision.applied else NOT_APPLIED
-    return Outcome(result, decision.reason, view, event.id), view if decision.applied else None
+    return Outcome(result, decision.reason, public_view(payment), event_id), decision.applied
 
 
-def _lock_payment(update: StatusUpdate) -> Payment | None:
-    """Find the payment and hold its row lock until the commit.
-
-    PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, so a no-op UPDATE first
-    takes the database write lock; either way two writers of one payment run one at a time.
-    """
+def _lock_payment(conn: Any, update: StatusUpdate) -> Any:
+    """The payment's row, locked until the commit; None when no payment matches."""
     if update.payment_id:
-        where = Payment.id == update.payment_id
-    elif update.gateway_order_id:
-        where = (Payment.gateway == update.gateway) & (Payment.gateway_order_id == update.gateway_order_id)
-    else:
-        return None
-    session = db.session
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update_stmt(where))
-    found = session.execute(select(Payment).where(where).with_for_update()).scalars().first()
-    if found is not None and update.payment_id and found.gateway != update.gateway:
-        return None
-    return found
+        row = conn.execute(_LOCK_BY_ID, {"k_id": update.payment_id}).first()
+        return row if row is not None and row.gateway == update.gateway else None
+    if update.gateway_order_id:
+        return conn.execute(_LOCK_BY_GATEWAY_ORDER, {"k_gateway": update.gateway,
+                                                     "k_order": update.gateway_order_id}).first()
+    return None
 
 
-def update_stmt(where: Any) -> Any:
-    return update(Payment).where(where).values(version=Payment.version).execution_options(synchronize_session=False)
+def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, digest: str) -> bool:
+    params = {"k_payment": payment_id, "k_digest": digest, "k_event": gateway_event_id}
+    return conn.execute(_SEEN, params).first() is not None
 
 
-def _seen_before(payment_id: str, gateway_event_id: str | None, digest: str) -> bool:
-    same = PaymentEvent.content_hash == digest
-    if gateway_event_id:
-        same = or_(same, PaymentEvent.gateway_event_id == gateway_event_id)
-    query = select(PaymentEvent.id).where(PaymentEvent.payment_id == payment_id, same).limit(1)
-    return db.session.execute(query).first() is not None
-
-
-def _change(payment: Payment, update: StatusUpdate, status: str) -> None:
+def _change(conn: Any, payment: SimpleNamespace, update: StatusUpdate, status: str) -> None:
+    """Apply the decided status to the row and to `payment`, the caller's copy of it."""
     payment.status = status
     payment.final = lifecycle.is_final(status)
     payment.version += 1
@@ -131,32 +148,36 @@ def _change(payment: Payment, update: StatusUpdate, status: str) -> None:
         payment.amount_received = update.amount_received
     if update.gateway_payment_id:
         payment.gateway_payment_id = update.gateway_payment_id
+    conn.execute(_CHANGE, {
+        "k_id": payment.id, "v_status": status, "v_final": payment.final, "v_version": payment.version,
+        "v_updated_at": payment.updated_at, "v_gateway_status": payment.gateway_status,
+        "v_amount_received": payment.amount_received, "v_gateway_payment_id": payment.gateway_payment_id,
+    })
 
 
 def _add_event(
-    update: StatusUpdate, payment: Payment | None, payload: Any, digest: str,
+    conn: Any, update: StatusUpdate, payment: SimpleNamespace | None, payload: Any, digest: str,
     applied: bool, reason: str | None, before: str | None = None,
-) -> PaymentEvent:
-    event = PaymentEvent(
-        payment_id=payment.id if payment else None,
-        gateway=update.gateway,
-        gateway_order_id=update.gateway_order_id or (payment.gateway_order_id if payment else None),
-        source=update.source,
-        status=update.status,
-        gateway_status=(update.gateway_status or None) and update.gateway_status[:64],
-        gateway_event_id=update.gateway_event_id,
-        content_hash=digest,
-        applied=applied,
-        reason=reason,
-        status_before=before,
-        status_after=payment.status if payment else None,
-        amount_received=update.amount_received,
-        currency=update.currency,
-        payload=payload,
-    )
-    db.session.add(event)
-    db.session.flush()
-    return event
+) -> int:
+    result = conn.execute(_ADD_EVENT, {
+        "payment_id": payment.id if payment else None,
+        "gateway": update.gateway,
+        "gateway_order_id": update.gateway_order_id or (payment.gateway_order_id if payment else None),
+        "source": update.source,
+        "status": update.status,
+        "gateway_status": update.gateway_status[:64] if update.gateway_status else None,
+        "gateway_event_id": update.gateway_event_id,
+        "content_hash": digest,
+        "applied": applied,
+        "reason": reason,
+        "status_before": before,
+        "status_after": payment.status if payment else None,
+        "amount_received": update.amount_received,
+        "currency": update.currency,
+        "payload": payload,
+        "received_at": utcnow(),
+    })
+    return result.inserted_primary_key[0]
 
 
 def content_hash(gateway: str, payload: Any) -> str:

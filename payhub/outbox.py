@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from .extensions import db, socketio
-from .models import OutboxMessage, Payment, utcnow
+from .models import OutboxMessage, utcnow
 from .views import payment_view
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ def enabled() -> bool:
     return bool(current_app.config["PAYHUB"].merchant_webhook_url)
 
 
-def enqueue(payment: Payment) -> None:
-    """Add the notification for the payment's new status to the current transaction."""
+def enqueue(payment: Any) -> None:
+    """Add the notification for the payment's new status (a Payment or a row of it) to the current
+    transaction."""
     webhook_id = "msg_" + secrets.token_urlsafe(18)
     event_type = f"payment.{payment.status}"
     body = json.dumps({"id": webhook_id, "type": event_type, "payment": payment_view(payment)},
