@@ -50,11 +50,24 @@ def announce(app) -> None:
         print(f"Development API key (shown once): {settings.api_key}", flush=True)
 
 
+def terminated_input(wsgi_app):
+    """eventlet de-chunks request bodies but does not say so: without wsgi.input_terminated,
+    Werkzeug reads a chunked body as empty. (Werkzeug still enforces the 64 KiB limit on it.)"""
+
+    def middleware(environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["wsgi.input_terminated"] = True
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
 def serve(app) -> None:
     settings = app.config["PAYHUB"]
     if ASYNC_MODE == "eventlet":
         import eventlet.wsgi
 
+        app.wsgi_app = terminated_input(app.wsgi_app)
         listener = eventlet.listen((settings.host, settings.port), backlog=BACKLOG)
         eventlet.wsgi.server(listener, app, max_size=MAX_CONNECTIONS, log_output=False)
     else:

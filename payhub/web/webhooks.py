@@ -40,7 +40,11 @@ def _gateway(name: str) -> Any:
 
 
 def raw_request() -> RawRequest:
-    body = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
+    body = request.get_data(cache=True)  # raises 413 when Content-Length is over the limit
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(body) >= limit:
+        # A chunked body is cut at the limit rather than refused; refuse it here.
+        abort(413)
     form = request.form.to_dict() if request.mimetype == "application/x-www-form-urlencoded" else {}
     return RawRequest(
         body=body, headers=request.headers, content_type=request.content_type or "",

@@ -176,3 +176,19 @@ def test_secrets_never_reach_the_log(live_hub, tmp_path):
     for secret in (SANDBOX_SECRET, hub.env["PAYHUB_API_KEY"], hub.env["PAYHUB_SECRET_KEY"]):
         assert secret not in log
     assert json.dumps(hub.env["PAYHUB_API_KEY"]) not in log
+
+
+def test_chunked_callbacks_are_read_and_limited_to_64_kib(live_hub):
+    hub = live_hub()
+    payment = hub.create()
+    body = sandbox_body(payment["gateway_order_id"], "success")
+    headers = {"Content-Type": "application/json", "X-Payhub-Signature": sign_sandbox(body, SANDBOX_SECRET)}
+    # A generator body makes requests send Transfer-Encoding: chunked, with no Content-Length.
+    answer = requests.post(f"{hub.url}/webhooks/sandbox", data=iter([body[:10], body[10:]]), headers=headers,
+                           timeout=10)
+    assert answer.status_code == 200 and hub.payment(payment["id"])["status"] == "succeeded"
+    big = b"{" + b" " * 70_000 + b"}"
+    answer = requests.post(f"{hub.url}/webhooks/sandbox", data=iter([big[:35_000], big[35_000:]]), timeout=10,
+                           headers={"Content-Type": "application/json",
+                                    "X-Payhub-Signature": sign_sandbox(big, SANDBOX_SECRET)})
+    assert answer.status_code == 413
