@@ -192,3 +192,18 @@ def test_chunked_callbacks_are_read_and_limited_to_64_kib(live_hub):
                            headers={"Content-Type": "application/json",
                                     "X-Payhub-Signature": sign_sandbox(big, SANDBOX_SECRET)})
     assert answer.status_code == 413
+
+
+def test_socket_io_accepts_same_origin_and_listed_origins_only(live_hub):
+    hub = live_hub(PAYHUB_CORS_ORIGINS="https://shop.example")
+    for origin, allowed in ((hub.url, True), ("https://shop.example", True), ("https://evil.example", False)):
+        sio = socketio.Client(reconnection=False)
+        try:
+            # Long-polling: websocket-client would add an Origin header of its own beside ours.
+            sio.connect(hub.url, transports=["polling"], headers={"Origin": origin}, wait_timeout=5)
+            connected = sio.connected
+        except socketio.exceptions.ConnectionError:
+            connected = False
+        finally:
+            sio.disconnect()
+        assert connected is allowed, origin
