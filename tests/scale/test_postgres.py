@@ -73,3 +73,34 @@ def test_concurrent_updates_to_one_payment_apply_exactly_once(pg_app):
         assert payment["status"] == "succeeded" and len(applied) == 2
     else:
         assert len(applied) == 1
+
+
+def test_concurrent_sweeps_poll_each_payment_once(make_app, pg_url):
+    from tests.integration.test_sweep_and_refresh import FakeSandbox, age, run_sweep
+
+    fake = FakeSandbox()
+    fake.server.start()
+    try:
+        app = make_app(PAYHUB_DATABASE_URL=pg_url, PAYHUB_SANDBOX_BASE_URL=fake.server.url,
+                       PAYHUB_POLL_AFTER="60", PAYHUB_SWEEP_INTERVAL="30")
+        api = Api(app.test_client())
+        stale = [api.create() for _ in range(12)]
+        for payment in stale:
+            age(app, payment, 61)
+        reports: list = []
+        barrier = threading.Barrier(3)
+
+        def sweep_as_a_process() -> None:
+            barrier.wait()
+            reports.append(run_sweep(app))
+
+        threads = [threading.Thread(target=sweep_as_a_process) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        polled = [pid for report in reports for pid in report.polled]
+        assert sorted(polled) == sorted(p["id"] for p in stale)  # every one, by exactly one sweeper
+        assert all(fake.polls(p) == 1 for p in stale)
+    finally:
+        fake.server.stop()
