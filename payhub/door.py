@@ -68,11 +68,6 @@ class Outcome:
     payment: dict[str, Any] | None
     event_id: int
 
-    @property
-    def committed(self) -> bool:
-        """True when the update is durably known (applied, recorded or already recorded)."""
-        return self.result != UNKNOWN_PAYMENT
-
 
 def apply_update(update: StatusUpdate) -> Outcome:
     """Apply one normalized update through the transition table; publish after the commit."""
