@@ -92,6 +92,10 @@ class StatusUpdate:
     currency: str | None = None
     # The raw payload as received, with secrets and card data removed (see `redact`).
     payload: Mapping[str, Any] = field(default_factory=dict)
+    # True when the event may be about another integration's object on a shared gateway account
+    # (a Stripe intent without PayHub's metadata): if no payment matches, it is recorded and
+    # answered 2xx instead of asking the gateway to retry.
+    unknown_is_foreign: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,11 @@ def event_facts(event_type: str, obj: Mapping[str, Any]) -> dict[str, Any] | Non
     """What one verified event says, and the PaymentIntent id to find the payment by."""
     if event_type in INTENT_EVENTS:
         metadata = obj.get("metadata")
-        if not isinstance(metadata, Mapping) or not isinstance(metadata.get("payhub_payment_id"), str):
-            return None  # an intent some other integration on this Stripe account made
-        facts = {"status": INTENT_EVENTS[event_type], "gateway_order_id": text(obj, "id")}
+        ours = isinstance(metadata, Mapping) and isinstance(metadata.get("payhub_payment_id"), str)
+        # Found by the intent id either way; without PayHub's metadata an unknown intent is
+        # likely another integration's on this Stripe account, not one to retry.
+        facts = {"status": INTENT_EVENTS[event_type], "gateway_order_id": text(obj, "id"),
+                 "unknown_is_foreign": not ours}
         if facts["status"] == "succeeded":
             facts.update(succeeded(obj, "amount_received"), gateway_payment_id=charge_id(obj))
         return facts

@@ -80,6 +80,8 @@ def webhook(name: str) -> Any:
     except Exception:
         log.exception("%s webhook could not be recorded", name)
         return reply(gateway, "error")
+    if outcome.result == UNKNOWN_PAYMENT and update.unknown_is_foreign:
+        return reply(gateway, "ignored")
     return reply(gateway, outcome.result)
 
 

@@ -165,8 +165,11 @@ def test_checkout_session_completed_counts_only_when_paid(fake, gateway, intent)
 
 def test_events_about_other_things_are_ignored(fake, gateway, intent):
     assert deliver(gateway, *fake.webhook(fake.event("customer.created", {"id": "cus_1"}))) is None
-    foreign = {**intent, "metadata": {}}  # an intent another integration on the account made
-    assert deliver(gateway, *fake.webhook(fake.event("payment_intent.succeeded", foreign))) is None
+    foreign = {**intent, "metadata": {}}  # maybe an intent another integration on the account made
+    update = deliver(gateway, *fake.webhook(fake.event("payment_intent.succeeded", foreign)))
+    assert (update.gateway_order_id, update.unknown_is_foreign) == (intent["id"], True)
+    ours = deliver(gateway, *fake.webhook(fake.event("payment_intent.succeeded", intent)))
+    assert ours.unknown_is_foreign is False
     no_intent = {"id": "ch_1", "object": "charge", "refunded": True, "payment_intent": None}
     assert deliver(gateway, *fake.webhook(fake.event("charge.refunded", no_intent))) is None
 

@@ -175,6 +175,14 @@ def test_an_intent_of_another_integration_is_acknowledged_and_ignored(api, fake)
     assert response.status_code == 200 and response.get_json()["result"] == "ignored"
 
 
+def test_an_event_for_our_intent_without_our_metadata_still_applies(api, fake, shop):
+    created, sio = shop
+    paid = {**fake.succeed(created["gateway_order_id"]), "metadata": {}}
+    response = send(api, fake, fake.event("payment_intent.succeeded", paid))
+    assert response.status_code == 200 and response.get_json()["result"] == "applied"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
 # -- polls --------------------------------------------------------------------------------------
 def test_refresh_finds_a_success_whose_webhook_never_came(api, fake, shop):
     created, sio = shop
