@@ -106,6 +106,9 @@ def _open_at_gateway(payment: Payment, gateway: Gateway, settings: Settings) -> 
     payment.gateway_reference = result.gateway_reference
     payment.checkout = dict(result.checkout)
     db.session.commit()
+    from .realtime import announce_created
+
+    announce_created(payment.id)
     return payment
 
 

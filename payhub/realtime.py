@@ -23,6 +23,11 @@ def room(payment_id: str) -> str:
     return f"payment:{payment_id}"
 
 
+def announce_created(payment_id: str) -> None:
+    """Tell signed-in dashboards that a payment exists, so its row appears at once."""
+    socketio.emit("payment_created", {"id": payment_id}, to=OPERATORS)
+
+
 def publish(view: dict[str, Any]) -> None:
     """Send a payment's public view to its room (through the message queue when there is one)."""
     socketio.emit(EVENT, view, to=room(view["id"]))

@@ -187,4 +187,5 @@
   socket.on("disconnect", function () { showLive("reconnecting", "Reconnecting… (refreshing every 5 s)"); });
   socket.on("connect_error", function () { showLive("reconnecting", "Reconnecting… (refreshing every 5 s)"); });
   socket.on("payment_status", onStatus);
+  socket.on("payment_created", function () { scheduleLoad(200); });
 })();

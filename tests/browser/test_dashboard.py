@@ -33,7 +33,7 @@ def test_dashboard_shows_a_new_payment_and_its_status_change_live(hub, new_page)
     succeeded_before = count(page, "succeeded")
 
     payment = hub.create(amount=199900)
-    row(page, payment).wait_for(timeout=8000)  # the list refreshes every 5 s
+    row(page, payment).wait_for(timeout=2000)  # pushed: payment_created to the operators room
     assert row(page, payment).get_attribute("data-status") == "pending"
     assert "₹1,999.00" in row(page, payment).inner_text()
 
@@ -76,10 +76,12 @@ def test_without_the_key_the_dashboard_shows_no_payment_data(hub, new_page):
         window.heard = [];
         const socket = io();
         socket.on("payment_status", view => window.heard.push(view));
+        socket.on("payment_created", note => window.heard.push(note));
         socket.on("connect", () => socket.emit("operators_join", {}, resolve));
     })""")
     assert ack == {"ok": False, "error": "unauthorized"}
     send_callback(hub, payment, "success")
+    hub.create()
     page.wait_for_timeout(700)
     assert page.evaluate("window.heard") == []
 
