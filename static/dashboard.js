@@ -43,7 +43,8 @@
       el("td", {}, [badge(p.status)]),
       el("td", { class: "optional", "data-field": "version" }, [String(p.version)]),
       el("td", { class: "optional", "data-field": "updated" }, [when(p.updated_at)]),
-      el("td", {}, [el("button", { type: "button", class: "secondary", "data-events": p.id }, ["Events"])]),
+      el("td", {}, [el("button", { type: "button", class: "secondary", "data-events": p.id,
+        "aria-label": "Events of order " + p.order_id }, ["Events"])]),
     ]);
     if (versions[p.id] !== undefined && versions[p.id] !== p.version) tr.classList.add("flash");
     versions[p.id] = p.version;

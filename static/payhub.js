@@ -176,9 +176,10 @@
     /* Ask PayHub to check with the gateway now. Resolves with the payment's view. */
     function refresh() {
       return fetch(statusUrl + "/refresh", { method: "POST", headers: { "X-Payhub-Token": token } })
+        .catch(function () { throw { code: "network", message: "PayHub could not be reached" }; })
         .then(function (response) {
-          return response.json().then(function (body) {
-            if (!response.ok) {
+          return response.json().catch(function () { return null; }).then(function (body) {
+            if (!response.ok || !body) {
               var error = (body && body.error) || {};
               throw { code: error.code || "http_" + response.status, message: error.message, status: response.status };
             }

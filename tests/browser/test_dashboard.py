@@ -27,6 +27,10 @@ def count(page, status: str) -> int:
 
 
 def test_dashboard_shows_a_new_payment_and_its_status_change_live(hub, new_page):
+    # Some history first, so the list and its counts have something to show.
+    send_callback(hub, hub.create(amount=4900), "failure")
+    send_callback(hub, hub.create(amount=24950), "success", amount=20000)  # paid less: needs_review
+    hub.create(amount=4900)
     page = new_page(viewport=DESKTOP)
     sign_in(page, hub)
     page.wait_for_selector("#live[data-mode=live]")

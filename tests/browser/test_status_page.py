@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.livehub import LiveHub
+
 from .conftest import PHONE, send_callback
 
 pytestmark = pytest.mark.browser
@@ -85,6 +87,20 @@ def test_leaving_while_pending_asks_first_and_not_once_final(hub, new_page):
     assert asked == ["beforeunload"] and page.url == f"{hub.url}/"
 
 
+def test_going_back_while_pending_warns_once_then_lets_the_shopper_go(hub, new_page):
+    payment = hub.create()
+    page = new_page(viewport=PHONE)
+    page.goto(f"{hub.url}/")
+    page.goto(payment["status_url"])
+    page.locator("h1:visible").click()
+    page.evaluate("history.back()")
+    page.wait_for_selector("#leave-warning[role=alert]:has-text('Press Back again')")
+    assert "/pay/" in page.url
+    page.evaluate("history.back()")
+    page.wait_for_url(f"{hub.url}/")
+    assert page.get_by_role("heading", name="Demo shop").is_visible()
+
+
 def test_stale_or_repeated_events_are_ignored(hub, new_page):
     payment = hub.create()
     page = open_status_page(new_page, payment)
@@ -134,3 +150,22 @@ def test_check_status_asks_the_gateway_and_a_bad_link_shows_no_payment(hub, new_
     response = stranger.goto(payment["status_url"].split("?")[0] + "?token=forged")
     assert response.status == 403
     assert payment["order_id"] not in stranger.content()
+
+
+def test_after_the_server_comes_back_the_page_subscribes_again(tmp_path, new_page):
+    hub = LiveHub(tmp_path / "restarting").start()
+    try:
+        payment = hub.create()
+        page = open_status_page(new_page, payment)
+        page.wait_for_selector("#connection[data-mode=live]")
+        hub.kill()
+        # A few seconds without the socket: the page says so (and tries polling meanwhile).
+        page.wait_for_selector("#connection[data-mode=offline], #connection[data-mode=polling]", timeout=8000)
+        hub.start()
+        page.wait_for_selector("#connection[data-mode=live]", timeout=12000)
+        sent = time.monotonic()
+        send_callback(hub, payment, "success")
+        page.wait_for_selector(f'{PAYMENT}[data-status="succeeded"]', timeout=1000)
+        assert time.monotonic() - sent < 1
+    finally:
+        hub.stop()
