@@ -1,5 +1,6 @@
 /* The operators' dashboard: payments live over Socket.IO (room "operators", joined only by a
-   signed-in session), a refresh every 5 s for new payments, filters, counts, event log. */
+   signed-in session: payment_created, payment_status), a refresh every 5 s as a safety net,
+   filters, counts, event log. */
 (function () {
   "use strict";
 
