@@ -1,6 +1,7 @@
 """The one door: the only code that changes a payment's status.
 
-Lock the row, record the event, decide by the transition table, commit, and only then publish.
+Lock the row, record the event, decide by the transition table (by the update's kind, see
+lifecycle.py), commit, and only then publish.
 A crash before the commit loses nothing the gateway will not resend (it got no 2xx); a crash
 after it at worst repeats a push, which clients drop by `version`.
 
@@ -103,8 +104,8 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
         event_id = _add_event(conn, update, payment, payload, digest, False, lifecycle.DUPLICATE, before)
         return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), event_id), False
     decision = lifecycle.decide(
-        current=before, target=update.status, amount=payment.amount, currency=payment.currency,
-        amount_received=update.amount_received, currency_received=update.currency,
+        current=before, kind=update.kind, amount=payment.amount, currency=payment.currency,
+        amount_received=update.amount_received, currency_received=update.currency, resolution=update.status,
     )
     if decision.applied:
         _change(conn, payment, update, decision.status)
@@ -159,6 +160,7 @@ def _add_event(
         "gateway": update.gateway,
         "gateway_order_id": update.gateway_order_id or (payment.gateway_order_id if payment else None),
         "source": update.source,
+        "kind": str(update.kind),
         "status": update.status,
         "gateway_status": update.gateway_status[:64] if update.gateway_status else None,
         "gateway_event_id": update.gateway_event_id,

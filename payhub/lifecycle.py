@@ -1,8 +1,15 @@
-"""Payment statuses and the transition table (CONTRACT.md §2). Pure: no I/O, no database."""
+"""Payment statuses, update kinds and the transition table (CONTRACT.md §2). Pure: no I/O.
+
+The door decides by what an update *is* (its kind), not only by the status it would lead to:
+a refund that failed and a payment that succeeded both lead to `succeeded`, but only the first
+may leave `refund_pending`; an operator's resolve and a gateway's success both lead to
+`succeeded`, but only the first may close a review without proof of the full amount.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"
@@ -17,16 +24,47 @@ STATUSES: tuple[str, ...] = (
     PENDING, SUCCEEDED, FAILED, EXPIRED, CANCELLED, NEEDS_REVIEW, REFUND_PENDING, REFUNDED,
 )
 
-# from -> the statuses it may move to. Anything else is recorded but not applied.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING: frozenset({SUCCEEDED, FAILED, EXPIRED, CANCELLED, NEEDS_REVIEW}),
-    # Money that arrives late is never lost: a closed payment can still succeed.
-    FAILED: frozenset({SUCCEEDED, NEEDS_REVIEW}),
-    EXPIRED: frozenset({SUCCEEDED, NEEDS_REVIEW}),
-    CANCELLED: frozenset({SUCCEEDED, NEEDS_REVIEW}),
-    NEEDS_REVIEW: frozenset({SUCCEEDED, REFUND_PENDING, REFUNDED}),
-    SUCCEEDED: frozenset({REFUND_PENDING, REFUNDED}),
-    REFUND_PENDING: frozenset({REFUNDED}),
+
+class Kind(StrEnum):
+    """What an update says happened. Kept on its event row."""
+
+    SUCCESS = "success"  # money arrived (with the amount received, when the source says it)
+    FAILURE = "failure"
+    EXPIRY = "expiry"
+    CANCEL = "cancel"
+    PROCESSING = "processing"  # still processing: never changes anything
+    REFUND_PENDING = "refund_pending"  # a refund started, or only part of the money went back
+    REFUNDED = "refunded"  # all of the money went back
+    REFUND_FAILED = "refund_failed"  # a refund did not happen: the money stays with the merchant
+    RESOLVE = "resolve"  # an operator's decision on a payment under review
+    INFO = "info"  # kept on the log, never applied (disputes, notices)
+
+
+# The status each kind leads to (RESOLVE: the status the operator chose).
+TARGETS: dict[Kind, str] = {
+    Kind.SUCCESS: SUCCEEDED, Kind.FAILURE: FAILED, Kind.EXPIRY: EXPIRED, Kind.CANCEL: CANCELLED,
+    Kind.PROCESSING: PENDING, Kind.INFO: PENDING,
+    Kind.REFUND_PENDING: REFUND_PENDING, Kind.REFUNDED: REFUNDED, Kind.REFUND_FAILED: SUCCEEDED,
+}
+# A source that only reports a status (most gateway payloads) reports this kind.
+KIND_OF_STATUS: dict[str, Kind] = {
+    PENDING: Kind.PROCESSING, SUCCEEDED: Kind.SUCCESS, FAILED: Kind.FAILURE, EXPIRED: Kind.EXPIRY,
+    CANCELLED: Kind.CANCEL, REFUND_PENDING: Kind.REFUND_PENDING, REFUNDED: Kind.REFUNDED,
+}
+RESOLUTIONS = (SUCCEEDED, REFUND_PENDING)
+
+_CLOSED = (FAILED, EXPIRED, CANCELLED)
+# from -> the kinds of update that apply to it (each leads to its TARGETS status; a success
+# whose amount differs to needs_review). Any other update is recorded but not applied.
+# Money that arrives late is never lost (closed -> succeeded), nor its refund, and a refund
+# may arrive before the success it refunds (that success is then older news).
+TABLE: dict[str, frozenset[Kind]] = {
+    PENDING: frozenset({Kind.SUCCESS, Kind.FAILURE, Kind.EXPIRY, Kind.CANCEL, Kind.REFUND_PENDING, Kind.REFUNDED}),
+    **{closed: frozenset({Kind.SUCCESS, Kind.REFUND_PENDING, Kind.REFUNDED}) for closed in _CLOSED},
+    # Out of review only with proof of the full amount (see decide) or by an operator.
+    NEEDS_REVIEW: frozenset({Kind.SUCCESS, Kind.RESOLVE, Kind.REFUND_PENDING, Kind.REFUNDED}),
+    SUCCEEDED: frozenset({Kind.REFUND_PENDING, Kind.REFUNDED}),
+    REFUND_PENDING: frozenset({Kind.REFUNDED, Kind.REFUND_FAILED}),
     REFUNDED: frozenset(),
 }
 
@@ -36,7 +74,9 @@ NOT_FINAL = frozenset({PENDING, REFUND_PENDING})
 DUPLICATE = "duplicate"
 ILLEGAL_TRANSITION = "illegal_transition"
 AMOUNT_MISMATCH = "amount_mismatch"
+AMOUNT_UNCONFIRMED = "amount_unconfirmed"  # a success without the amount cannot close a review
 NO_CHANGE = "no_change"
+INFORMATIONAL = "informational"
 
 
 def is_final(status: str) -> bool:
@@ -44,8 +84,21 @@ def is_final(status: str) -> bool:
     return status not in NOT_FINAL
 
 
-def can_move(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
+def kind_of(status: str) -> Kind:
+    """The kind of an update that only reports `status`."""
+    try:
+        return KIND_OF_STATUS[status]
+    except KeyError:
+        raise ValueError(f"no update kind reports status {status!r}") from None
+
+
+def target_of(kind: Kind, resolution: str | None = None) -> str:
+    """The status an update of `kind` leads to; for RESOLVE, the operator's `resolution`."""
+    if kind is Kind.RESOLVE:
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"a resolve leads to one of {RESOLUTIONS}, not {resolution!r}")
+        return resolution
+    return TARGETS[kind]
 
 
 @dataclass(frozen=True)
@@ -60,25 +113,35 @@ class Decision:
 def decide(
     *,
     current: str,
-    target: str,
+    kind: Kind,
     amount: int,
     currency: str,
     amount_received: int | None = None,
     currency_received: str | None = None,
+    resolution: str | None = None,
 ) -> Decision:
-    """Decide by the transition table whether an update moving `current` to `target` applies.
+    """Decide by the transition table whether an update of `kind` applies to a payment in
+    `current` (worth `amount` `currency`).
 
-    A success whose received amount or currency differs from the payment's becomes
-    needs_review (reason amount_mismatch). Reporting the current status again, or a move
-    the table forbids, changes nothing.
+    A success whose received amount or currency differs goes to needs_review (reason
+    amount_mismatch). Only a success that reports the full amount received leaves
+    needs_review; a currency the source does not report is its only one, the payment's. A
+    repeated update, an older one, or a move the table forbids changes nothing.
     """
-    reason = None
-    if target == SUCCEEDED and _mismatch(amount, currency, amount_received, currency_received):
-        target, reason = NEEDS_REVIEW, AMOUNT_MISMATCH
+    if kind is Kind.INFO:
+        return Decision(False, current, INFORMATIONAL)
+    target, reason = target_of(kind, resolution), None
+    if kind is Kind.SUCCESS:
+        if _mismatch(amount, currency, amount_received, currency_received):
+            target, reason = NEEDS_REVIEW, AMOUNT_MISMATCH
+        elif current == NEEDS_REVIEW and amount_received is None:
+            return Decision(False, current, AMOUNT_UNCONFIRMED)
     if target == current:
         return Decision(False, current, reason or NO_CHANGE)
-    if not can_move(current, target):
-        return Decision(False, current, ILLEGAL_TRANSITION if target != PENDING else NO_CHANGE)
+    if kind not in TABLE[current]:
+        return Decision(False, current, NO_CHANGE if target == PENDING else ILLEGAL_TRANSITION)
+    if kind is Kind.REFUND_FAILED:
+        reason = Kind.REFUND_FAILED.value
     return Decision(True, target, reason)
 
 

@@ -86,6 +86,9 @@ class PaymentEvent(db.Model):
     gateway: Mapped[str] = mapped_column(String(20))
     gateway_order_id: Mapped[str | None] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(10))
+    # What the update said happened (lifecycle.Kind: success, refund_failed, resolve, info, ...).
+    kind: Mapped[str | None] = mapped_column(String(20))
+    # The status that update leads to (`pending` for one that asks for no change).
     status: Mapped[str] = mapped_column(String(20))
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     gateway_event_id: Mapped[str | None] = mapped_column(String(200))

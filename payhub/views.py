@@ -54,6 +54,7 @@ def event_view(event: PaymentEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "source": event.source,
+        "kind": event.kind,
         "status": event.status,
         "gateway_status": event.gateway_status,
         "applied": event.applied,

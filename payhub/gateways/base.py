@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from ..lifecycle import Kind, kind_of, target_of
+
 # Sources of an update (CONTRACT.md §2 event `source`).
 WEBHOOK = "webhook"
 RETURN = "return"
 POLL = "poll"
 EXPIRY = "expiry"
 API = "api"
+OPERATOR = "operator"
 
 
 class GatewayError(Exception):
@@ -75,9 +78,12 @@ class Checkout:
 class StatusUpdate:
     """One normalized fact from a gateway (or the scheduler, or the API) about one payment.
 
-    `status` is the PayHub status the source says the payment is in now; `pending` means
-    "still processing" and changes nothing. The payment is found by `payment_id` when the
-    source knows it, else by (`gateway`, `gateway_order_id`).
+    `kind` is what happened (lifecycle.Kind); the transition table decides by it. A source that
+    only reports a status may give just `status` (`pending` means "still processing" and
+    changes nothing) and the kind follows from it; with a `kind`, `status` must be the status it
+    leads to (for RESOLVE, the operator's choice; for INFO, `pending`: no new status). The
+    payment is found by `payment_id` when the source knows it, else by (`gateway`,
+    `gateway_order_id`).
     """
 
     gateway: str
@@ -93,9 +99,19 @@ class StatusUpdate:
     # The raw payload as received, with secrets and card data removed (see `redact`).
     payload: Mapping[str, Any] = field(default_factory=dict)
     # True when the event may be about another integration's object on a shared gateway account
-    # (a Stripe intent without PayHub's metadata): if no payment matches, it is recorded and
-    # answered 2xx instead of asking the gateway to retry.
+    # (a Stripe intent without PayHub's metadata, a Razorpay order without PayHub's notes): if no
+    # payment matches, it is recorded and answered 2xx instead of asking the gateway to retry.
     unknown_is_foreign: bool = False
+    kind: Kind | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            object.__setattr__(self, "kind", kind_of(self.status))
+            return
+        kind = Kind(self.kind)
+        if self.status != target_of(kind, self.status if kind is Kind.RESOLVE else None):
+            raise ValueError(f"a {kind} update cannot lead to {self.status!r}")
+        object.__setattr__(self, "kind", kind)
 
 
 @dataclass(frozen=True)
