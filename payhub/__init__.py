@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
+from . import schema
 from .config import Settings, load_settings
 from .extensions import db, socketio
 
@@ -32,8 +33,7 @@ def create_app(test_config: Mapping[str, str] | None = None, *, async_mode: str 
     _configure(app, settings)
     _bind_extensions(app, settings, async_mode)
     _register(app)
-    with app.app_context():
-        db.create_all()
+    schema.init_app(app)
     return app
 
 

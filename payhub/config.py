@@ -31,6 +31,8 @@ class Settings:
     expire_after: float = 1800
     sweep_interval: float = 60
     scheduler: bool = True
+    # Upgrade the database schema at start (under a lock); 0: only check that it is current.
+    migrate: bool = True
     cors_origins: tuple[str, ...] = ()
     sandbox: bool = True
     sandbox_webhook_secret: str = ""

@@ -29,7 +29,8 @@ def free_port() -> int:
 class LiveHub:
     """One PayHub server process. start(), kill() (SIGKILL), stop(), restart with start()."""
 
-    def __init__(self, folder: Path, **env: str) -> None:
+    def __init__(self, folder: Path, root: Path = ROOT, **env: str) -> None:
+        self.root = Path(root)  # the source tree to run (another release's, for upgrade tests)
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = int(env.pop("PAYHUB_PORT", 0)) or free_port()
@@ -52,7 +53,7 @@ class LiveHub:
     def start(self, timeout: float = 20) -> LiveHub:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
+        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=self.root, env=env, stdout=log,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
