@@ -17,6 +17,13 @@ if ASYNC_MODE == "eventlet":
         import eventlet
 
     eventlet.monkey_patch()
+
+    # psycopg 3 waits on its socket in C (poll) unless it sees gevent: under eventlet every
+    # PostgreSQL round trip, and every wait on another process's row lock, would freeze the
+    # whole process. Its select()-based wait goes through eventlet's green select instead.
+    import psycopg.waiting
+
+    psycopg.waiting.wait = psycopg.waiting.wait_select
 elif ASYNC_MODE == "gevent":
     from gevent import monkey
 
