@@ -39,9 +39,10 @@ def simulate_command(payment_id: str, status: str, amount: int | None) -> None:
     if txn is None:
         raise click.ClickException("the sandbox has no transaction for that payment")
     gateway_status = SIMULATED[status]
-    ledger.settle(txn, gateway_status)
+    paid = amount if amount is not None else txn.amount
+    ledger.settle(txn, gateway_status, paid)
     settings = current_app.config["PAYHUB"]
-    body = ledger.callback_body(txn.id, gateway_status, amount if amount is not None else txn.amount)
+    body = ledger.callback_body(txn.id, gateway_status, paid)
     try:
         answer = ledger.post_callback(txn.callback_url, settings.sandbox_webhook_secret, body)
     except requests.RequestException as exc:

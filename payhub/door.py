@@ -32,6 +32,7 @@ APPLIED = "applied"
 NOT_APPLIED = "not_applied"
 DUPLICATE = "duplicate"
 UNKNOWN_PAYMENT = "unknown_payment"
+IGNORED = "ignored"  # a notice (kind info) that names no payment of ours: nothing written
 
 _P, _E = Payment.__table__, PaymentEvent.__table__
 # The payment columns the door and the views read, named as the model's attributes (the
@@ -67,7 +68,7 @@ class Outcome:
     result: str
     reason: str | None
     payment: dict[str, Any] | None
-    event_id: int
+    event_id: int | None  # None: nothing was written (a notice about no payment of ours)
 
 
 def apply_update(update: StatusUpdate) -> Outcome:
@@ -94,6 +95,8 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
     payload = redact(dict(update.payload))
     digest = content_hash(update.gateway, payload)
     row = _lock_payment(conn, update)
+    if row is None and update.kind is lifecycle.Kind.INFO:
+        return Outcome(IGNORED, UNKNOWN_PAYMENT, None, None), False  # no payment to keep it on
     if row is None:
         event_id = _add_event(conn, update, None, payload, digest, False, UNKNOWN_PAYMENT)
         log.warning("%s %s for unknown payment %s", update.gateway, update.source, update.gateway_order_id)

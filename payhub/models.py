@@ -118,6 +118,8 @@ class SandboxTransaction(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default="processing")
+    # What the shopper actually paid (may differ from `amount`); null until paid.
+    amount_paid: Mapped[int | None] = mapped_column(BigInteger)
     callback_url: Mapped[str] = mapped_column(Text)
     return_url: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

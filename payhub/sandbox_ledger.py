@@ -39,8 +39,11 @@ def find(txn_id: str) -> SandboxTransaction | None:
     return db.session.get(SandboxTransaction, txn_id) if len(txn_id) <= 40 else None
 
 
-def settle(txn: SandboxTransaction, status: str) -> None:
+def settle(txn: SandboxTransaction, status: str, amount_paid: int | None = None) -> None:
+    """Record the outcome; a success remembers what was actually paid (the requested amount
+    unless told), which is what the status API then reports."""
     txn.status = status
+    txn.amount_paid = (txn.amount if amount_paid is None else amount_paid) if status == "success" else None
     db.session.commit()
 
 

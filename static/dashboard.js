@@ -1,6 +1,6 @@
 /* The operators' dashboard: payments live over Socket.IO (room "operators", joined only by a
    signed-in session: payment_created, payment_status), a refresh every 5 s as a safety net,
-   filters, counts, event log. */
+   filters, counts, event log, and the Resolve control for payments under review. */
 (function () {
   "use strict";
 
@@ -13,6 +13,10 @@
   var panelTitle = document.getElementById("events-title");
   var eventsBody = document.getElementById("events-body");
   var eventsPayment = document.getElementById("events-payment");
+  var resolveForm = document.getElementById("resolve-form");
+  var resolveResult = document.getElementById("resolve-result");
+  var resolveSubmit = document.getElementById("resolve-submit");
+  var resolveFor = null; // the payment the Resolve form was last filled in for
   var openId = null;
   var refreshTimer = null;
   var versions = {}; // payment id -> version shown, to highlight what changed
@@ -44,12 +48,21 @@
       el("td", {}, [badge(p.status)]),
       el("td", { class: "optional", "data-field": "version" }, [String(p.version)]),
       el("td", { class: "optional", "data-field": "updated" }, [when(p.updated_at)]),
-      el("td", {}, [el("button", { type: "button", class: "secondary", "data-events": p.id,
-        "aria-label": "Events of order " + p.order_id }, ["Events"])]),
+      actions(p),
     ]);
     if (versions[p.id] !== undefined && versions[p.id] !== p.version) tr.classList.add("flash");
     versions[p.id] = p.version;
     return tr;
+  }
+
+  function actions(p) {
+    var buttons = [el("button", { type: "button", class: "secondary", "data-events": p.id,
+      "aria-label": "Events of order " + p.order_id }, ["Events"])];
+    if (p.status === "needs_review") {
+      buttons.push(" ", el("button", { type: "button", "data-resolve": p.id,
+        "aria-label": "Resolve order " + p.order_id }, ["Resolve"]));
+    }
+    return el("td", { "data-field": "actions" }, buttons);
   }
 
   function renderRows(payments) {
@@ -106,8 +119,58 @@
       }, []));
       eventsBody.replaceChildren.apply(eventsBody, p.events.map(eventRow));
       if (!p.events.length) eventsBody.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted" }, ["No events yet."])]));
+      showResolve(p);
+      return p;
     });
   }
+
+  // --- Resolve (needs_review -> succeeded | refund_pending, through the same door) ---------
+  function showResolve(p) {
+    if (resolveFor !== p.id) {
+      resolveForm.reset(); // a fresh form for another payment; kept while the same one updates
+      resolveResult.textContent = "";
+      resolveFor = p.id;
+    }
+    resolveForm.hidden = p.status !== "needs_review";
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var field = resolveForm.querySelector('input[name="csrf_token"]');
+    return (meta && meta.content) || (field && field.value) || null;
+  }
+
+  resolveForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var id = resolveFor;
+    var data = new FormData(resolveForm);
+    var headers = { "Content-Type": "application/json", Accept: "application/json" };
+    var token = csrfToken();
+    if (token) headers["X-CSRFToken"] = token;
+    resolveSubmit.disabled = true;
+    resolveResult.className = "small";
+    resolveResult.textContent = "Resolving…";
+    fetch("/dashboard/payments/" + encodeURIComponent(id) + "/resolve", {
+      method: "POST", credentials: "same-origin", headers: headers,
+      body: JSON.stringify({ status: data.get("status"), note: data.get("note") }),
+    }).then(function (response) {
+      if (response.status === 401) { location.reload(); throw new Error("signed out"); }
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok) {
+          var error = body.error || {};
+          throw new Error(error.message || "HTTP " + response.status);
+        }
+        resolveResult.textContent = "Resolved: now " + body.status + ".";
+        return loadEvents(id);
+      });
+    }).catch(function (error) {
+      resolveResult.className = "small error";
+      resolveResult.textContent = "Not resolved: " + error.message;
+    }).then(function () {
+      resolveSubmit.disabled = false;
+      scheduleLoad(0);
+    });
+  });
 
   function eventRow(e) {
     var update = e.status + (e.gateway_status ? " (" + e.gateway_status + ")" : "");
@@ -125,12 +188,13 @@
   }
 
   tbody.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-events]");
+    var button = event.target.closest("[data-events], [data-resolve]");
     if (!button) return;
-    openId = button.dataset.events;
+    openId = button.dataset.events || button.dataset.resolve;
     loadEvents(openId).then(function () {
       panel.hidden = false;
-      panel.focus();
+      if (button.dataset.resolve && !resolveForm.hidden) resolveForm.querySelector("input[name=status]").focus();
+      else panel.focus();
     });
   });
 
@@ -157,6 +221,7 @@
       row.querySelector("[data-field=status]").replaceWith(badge(view.status));
       row.querySelector("[data-field=version]").textContent = String(view.version);
       row.querySelector("[data-field=updated]").replaceChildren(when(view.updated_at));
+      row.querySelector("[data-field=actions]").replaceWith(actions(view));
       versions[view.id] = view.version;
       row.classList.remove("flash");
       void row.offsetWidth; // restart the highlight animation

@@ -78,7 +78,7 @@ class RazorpayGateway:
         self.validate(order_id=payment.order_id, amount=payment.amount, currency=payment.currency)
         order = self._call("POST", "/v1/orders", body={
             "amount": payment.amount, "currency": payment.currency, "receipt": payment.order_id,
-            "notes": {"payhub_payment_id": payment.id},
+            "notes": {rz.REFERENCE: payment.id},
         })
         order_id = order.get("id")
         if not isinstance(order_id, str) or not order_id or len(order_id) > 100:
@@ -93,6 +93,8 @@ class RazorpayGateway:
             # checkout.js reads `key`; `key_id` names it for humans reading the API answer.
             "key_id": self._key_id, "key": self._key_id, "order_id": order_id, "amount": payment.amount,
             "currency": payment.currency, "callback_url": f"{self._public_url}/return/razorpay", "redirect": True,
+            # Copied onto the payment: its webhooks then say it is PayHub's (rz.REFERENCE).
+            "notes": {rz.REFERENCE: payment.id},
         }
         if self._checkout_name:
             options["name"] = self._checkout_name

@@ -1,7 +1,8 @@
-"""Razorpay's payloads -> PayHub statuses (GATEWAYS.md §1b, §1d). Pure: no I/O.
+"""Razorpay's payloads -> PayHub updates (GATEWAYS.md §1b, §1d). Pure: no I/O.
 
 Webhook events, the payment entity (browser return, poll) and the order's payment list (poll)
-are translated here; razorpay.py does the HTTP and the signatures.
+are translated here; razorpay.py does the HTTP and the signatures. Razorpay promises no order:
+a refund may come before the capture it refunds, and the transition table sorts that out.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..lifecycle import Kind, target_of
 from .base import BadCallback
 from .fields import amount, currency, text
 
@@ -18,6 +20,8 @@ from .fields import amount, currency, text
 # is "refund_pending" (docs/gateways/razorpay.md explains why).
 PAYMENT_EVENTS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid"}
 REFUND_EVENTS = {"refund.created", "refund.processed", "refund.failed"}
+# The key PayHub puts in the notes of its orders and checkouts (so of their payments too).
+REFERENCE = "payhub_payment_id"
 
 
 def signature_ok(secret: str, message: bytes, given: str | None) -> bool:
@@ -55,7 +59,11 @@ def payment_facts(payment: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
-    """What one verified webhook says, plus the Razorpay order id to find the payment by."""
+    """What one verified webhook says, plus the Razorpay order id to find the payment by.
+
+    Events PayHub does not act on (disputes, other types) that name a payment of an order are
+    kept on its log as `info`; None for events that name no order (never PayHub's).
+    """
     if event in PAYMENT_EVENTS:
         payment = entity(payload, "payment")
         order_id = text(payment, "order_id", required=False)
@@ -69,25 +77,53 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any] | None
     elif event in REFUND_EVENTS:
         refund, payment = entity(payload, "refund"), entity(payload, "payment")
         order_id = text(payment, "order_id", required=False)
-        facts = {"status": refund_status(event, payment), "gateway_payment_id": text(payment, "id")}
+        facts = {"kind": refund_kind(event, payment), "gateway_payment_id": text(payment, "id")}
         text(refund, "id")
     else:
-        return None
+        facts, order_id = _other_event(event, payload)
+        if facts is None:
+            return None
     if order_id is None:  # a payment made without an order (payment links, POS): never ours
         return None
-    return {**facts, "gateway_status": event, "gateway_order_id": order_id}
+    if "kind" in facts:
+        facts["status"] = target_of(facts["kind"])  # info: `pending`, no new status
+    # Without PayHub's reference, an order PayHub does not know is another system's (2xx, no retry).
+    return {**facts, "gateway_status": event, "gateway_order_id": order_id,
+            "unknown_is_foreign": not carries_reference(payload)}
 
 
-def refund_status(event: str, payment: Mapping[str, Any]) -> str:
+def _other_event(event: str, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """A dispute or another event PayHub does not act on: kept (info) when it names a payment of
+    an order; its own entities are not checked beyond that."""
+    try:
+        payment = entity(payload, "payment")
+        order_id, payment_id = text(payment, "order_id", required=False), text(payment, "id")
+    except BadCallback:
+        return None, None
+    return {"kind": Kind.INFO, "gateway_payment_id": payment_id}, order_id
+
+
+def carries_reference(payload: Mapping[str, Any]) -> bool:
+    """True when a payment, order or refund in the event carries PayHub's notes."""
+    for name in ("payment", "order", "refund"):
+        wrapper = payload.get(name)
+        found = wrapper.get("entity") if isinstance(wrapper, Mapping) else None
+        notes = found.get("notes") if isinstance(found, Mapping) else None
+        if isinstance(notes, Mapping) and isinstance(notes.get(REFERENCE), str):
+            return True
+    return False
+
+
+def refund_kind(event: str, payment: Mapping[str, Any]) -> Kind:
     if payment.get("captured") is False:
         # Razorpay auto-refunds a payment it never captured: no money reached the merchant.
-        return "failed"
+        return Kind.FAILURE
     if event == "refund.failed":
-        return "pending"  # the money stays with the merchant: recorded, nothing changes
+        return Kind.REFUND_FAILED  # the money stays with the merchant: out of refund_pending
     refunded, total = amount(payment, "amount_refunded", default=0), amount(payment, "amount")
     if event == "refund.processed" and (payment.get("status") == "refunded" or refunded >= total > 0):
-        return "refunded"
-    return "refund_pending"
+        return Kind.REFUNDED
+    return Kind.REFUND_PENDING
 
 
 def order_payments_facts(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

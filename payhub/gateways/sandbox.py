@@ -2,8 +2,8 @@
 
 Callback: POST /webhooks/sandbox, JSON {transaction_id, status, amount, event_id}, header
 `X-Payhub-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Status poll:
-GET <sandbox base>/status/<transaction_id> -> {status}. `success` and `failure` are final;
-anything else means still processing.
+GET <sandbox base>/status/<transaction_id> -> {status, amount, currency}, `amount` being what
+was paid. `success` and `failure` are final; anything else means still processing.
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ def to_update(data: dict[str, Any], source: str, **extra: Any) -> StatusUpdate:
         raise BadCallback("status must be a string")
     status = STATUS_MAP.get(raw_status, "pending")
     amount = None if data.get("amount") is None else fields.amount(data, "amount")  # optional here
+    paid_in = None if data.get("currency") is None else fields.currency(data)  # the status API says it
+    succeeded = status == "succeeded"
     return StatusUpdate(
         gateway="sandbox", status=status, gateway_status=raw_status, source=source,
-        amount_received=amount if status == "succeeded" else None, payload=data, **extra,
+        amount_received=amount if succeeded else None, currency=paid_in if succeeded else None,
+        payload=data, **extra,
     )
 
 

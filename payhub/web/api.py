@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy import and_, or_, select
 
-from .. import lifecycle, tokens
+from .. import lifecycle, review, tokens
 from ..creation import OrderConflict, create_payment, status_page_url
 from ..door import apply_update
 from ..extensions import db
@@ -162,6 +162,29 @@ def cancel(payment_id: str) -> Any:
     if outcome.result != "applied" and payment.status != lifecycle.CANCELLED:
         raise ApiError(409, "not_cancellable", f"a {payment.status} payment cannot be cancelled",
                        payment_status=payment.status)
+    return jsonify(payment_view(payment))
+
+
+@bp.post("/payments/<payment_id>/resolve")
+def resolve(payment_id: str) -> Any:
+    """An operator's decision on a needs_review payment (succeeded or refund_pending)."""
+    require_api_key()
+    payment = get_payment(payment_id)
+    return resolve_response(payment, json_body(), via="api")
+
+
+def resolve_response(payment: Payment, body: Any, *, via: str) -> Any:
+    """Shared by this route and the dashboard's Resolve control: 200 with the payment, 400 for a
+    bad body, 409 unless the payment is under review."""
+    try:
+        wanted = review.read_resolution(body)
+    except review.BadResolution as exc:
+        raise ApiError(400, "invalid_request", str(exc), exc.field) from None
+    outcome = review.resolve(payment.id, payment.gateway, wanted, via=via)
+    db.session.refresh(payment)
+    if outcome.result != "applied":
+        raise ApiError(409, "not_under_review", f"a {payment.status} payment is not under review; "
+                       "only a needs_review payment can be resolved", payment_status=payment.status)
     return jsonify(payment_view(payment))
 
 

@@ -1,7 +1,8 @@
 """The operators' dashboard (CONTRACT.md §7): payments live, filters, counts, each payment's
-event log. Guarded by PAYHUB_API_KEY, sent as `Authorization: Bearer` or entered once in a
-sign-in form that keeps a session cookie. Without it, no payment data is shown anywhere here
-(the live feed's Socket.IO room checks the same thing, see realtime.on_operators_join).
+event log, the Resolve control for payments under review. Guarded by PAYHUB_API_KEY, sent as
+`Authorization: Bearer` or entered once in a sign-in form that keeps a session cookie. Without
+it, no payment data is shown anywhere here (the live feed's Socket.IO room checks the same
+thing, see realtime.on_operators_join).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..extensions import db
 from ..gateways import KNOWN
 from ..models import Payment, PaymentEvent
 from ..views import payment_view
+from .api import get_payment, json_body, resolve_response
 from .auth import has_api_key, settings
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -113,3 +115,14 @@ def payment_data(payment_id: str) -> Any:
         select(PaymentEvent).where(PaymentEvent.payment_id == payment.id).order_by(PaymentEvent.id)
     ).scalars().all()
     return jsonify(payment_view(payment, list(events)))
+
+
+@bp.post("/payments/<payment_id>/resolve")
+def resolve(payment_id: str) -> Any:
+    """The Resolve control: the same decision as POST /api/payments/<id>/resolve, for a signed-in
+    operator. JSON only, which a cross-site form cannot send; the page also sends its CSRF
+    token (X-CSRFToken) whenever the app issues one."""
+    if not is_operator():
+        return _denied()
+    payment = get_payment(payment_id)
+    return resolve_response(payment, json_body(), via="dashboard")

@@ -44,12 +44,15 @@ def decide(txn_id: str) -> Any:
     amount = int(paid) if paid.isdigit() and 0 < int(paid) < 10**13 else txn.amount
     if action != "abandon" and txn.status == "processing":
         status = ledger.OUTCOMES[action]
-        ledger.settle(txn, status)
+        ledger.settle(txn, status, amount)
         ledger.send_later(txn, status, amount, settings().sandbox_webhook_secret, delay_s)
     return redirect(txn.return_url, code=303)
 
 
 @bp.get("/status/<txn_id>")
 def status(txn_id: str) -> Any:
+    """`amount` is what was paid (null until paid), like the callback's; never the requested one,
+    which would make a short payment look whole."""
     txn = _txn(txn_id)
-    return jsonify({"transaction_id": txn.id, "status": txn.status, "amount": txn.amount, "currency": txn.currency})
+    return jsonify({"transaction_id": txn.id, "status": txn.status, "amount": txn.amount_paid,
+                    "amount_requested": txn.amount, "currency": txn.currency})

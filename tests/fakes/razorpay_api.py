@@ -111,7 +111,9 @@ class FakeRazorpay(FakeServer):
             "international": False, "method": method, "amount_refunded": 0, "refund_status": None,
             "captured": status == "captured", "description": None, "card_id": None, "bank": None, "wallet": None,
             "vpa": "shopper@okbank" if method == "upi" else None, "email": "shopper@example.com",
-            "contact": "+919999999999", "notes": [], "fee": 0, "tax": 0, "error_code": None,
+            # checkout.js copies its `notes` option onto the payment; PayHub's checkout passes the
+            # notes it gave its order, so a payment on a PayHub order carries them.
+            "contact": "+919999999999", "notes": dict(order["notes"]) or [], "fee": 0, "tax": 0, "error_code": None,
             "error_description": None, "error_source": None, "error_step": None, "error_reason": None,
             "acquirer_data": {"rrn": "123456789012"}, "created_at": int(time.time()),
         }
@@ -148,6 +150,16 @@ class FakeRazorpay(FakeServer):
             "speed_requested": "normal",
         }
 
+    def dispute(self, payment: dict, status: str = "open") -> dict:
+        """A chargeback on a payment, as the dispute entity of payment.dispute.* events shows it."""
+        lost = status == "lost"
+        return {
+            "id": new_id("disp"), "entity": "dispute", "payment_id": payment["id"], "amount": payment["amount"],
+            "currency": payment["currency"], "amount_deducted": payment["amount"] if lost else 0,
+            "reason_code": "chargeback", "respond_by": int(time.time()) + 7 * 86400, "status": status,
+            "phase": "chargeback", "created_at": int(time.time()),
+        }
+
     def settle_refund(self, refund: dict) -> dict:
         """A pending refund is processed: the payment shows `refunded` once all of it went back."""
         refund["status"] = "processed"
@@ -157,9 +169,10 @@ class FakeRazorpay(FakeServer):
         return refund
 
     # -- what Razorpay sends PayHub -----------------------------------------------------------
-    def event(self, name: str, payment: dict, *, order: dict | None = None, refund: dict | None = None) -> dict:
+    def event(self, name: str, payment: dict, *, order: dict | None = None, refund: dict | None = None,
+              dispute: dict | None = None) -> dict:
         """A webhook envelope carrying snapshots of the entities, as Razorpay sends it."""
-        payload: dict[str, Any] = {"payment": {"entity": dict(payment)}}
+        payload: dict[str, Any] = {"payment": {"entity": json.loads(json.dumps(payment))}}
         contains = ["payment"]
         if order is not None:
             payload["order"] = {"entity": dict(order)}
@@ -167,6 +180,9 @@ class FakeRazorpay(FakeServer):
         if refund is not None:
             payload = {"refund": {"entity": dict(refund)}, **payload}
             contains.insert(0, "refund")
+        if dispute is not None:
+            payload = {"dispute": {"entity": dict(dispute)}, **payload}
+            contains.insert(0, "dispute")
         return {"entity": "event", "account_id": "acc_fake0001", "event": name, "contains": contains,
                 "payload": payload, "created_at": int(time.time())}
 

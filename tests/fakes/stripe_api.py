@@ -167,6 +167,32 @@ class FakeStripe(FakeServer):
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         return charge
 
+    def refund_object(self, intent_id: str, amount: int | None = None, status: str = "pending") -> dict:
+        """A Refund of the intent's charge, as refund.* events carry it; the charge counts it as
+        refunded (charge.refunded's snapshot) unless it failed or was cancelled."""
+        charge = self.charges[self.intents[intent_id]["latest_charge"]]
+        amount = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+        refund = {"id": new_id("re"), "object": "refund", "amount": amount, "currency": charge["currency"],
+                  "charge": charge["id"], "payment_intent": intent_id, "status": status, "failure_reason": None,
+                  "created": int(time.time()), "metadata": {}, "reason": None}
+        if status not in ("failed", "canceled"):
+            self.refund(intent_id, amount)
+        return refund
+
+    def fail_refund(self, refund: dict, reason: str = "expired_or_canceled_card") -> dict:
+        """The bank sent the refund back: the money stays with the merchant."""
+        charge = self.charges[refund["charge"]]
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = False
+        return {**refund, "status": "failed", "failure_reason": reason}
+
+    def dispute(self, intent_id: str, status: str = "needs_response") -> dict:
+        """A Dispute on the intent's charge, as charge.dispute.* events carry it."""
+        charge = self.charges[self.intents[intent_id]["latest_charge"]]
+        return {"id": new_id("dp"), "object": "dispute", "amount": charge["amount"], "currency": charge["currency"],
+                "charge": charge["id"], "payment_intent": intent_id, "reason": "fraudulent", "status": status,
+                "created": int(time.time()), "is_charge_refundable": True, "livemode": False, "metadata": {}}
+
     # -- what Stripe sends PayHub -------------------------------------------------------------
     def event(self, event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
         return {

@@ -58,6 +58,7 @@ def test_create_sends_an_order_with_basic_auth_and_hands_checkout_js_its_options
         "key_id": KEY_ID, "key": KEY_ID, "order_id": order["id"], "amount": 50000, "currency": "INR",
         "callback_url": "https://hub.example/return/razorpay", "redirect": True,
         "prefill": {"name": "Asha", "email": "asha@example.com", "contact": "+919876543210"},
+        "notes": {"payhub_payment_id": "pay_hub123"},  # copied onto the payment: its webhooks name PayHub
     }
 
 

@@ -154,10 +154,11 @@ def test_refunds_are_pending_until_the_whole_amount_went_back(fake, gateway, ord
     assert update.gateway_payment_id == payment["id"]
 
 
-def test_a_failed_refund_changes_nothing(fake, gateway, order):
+def test_a_failed_refund_is_a_refund_failed_update(fake, gateway, order):
     payment = fake.pay(order["id"])
     failed = fake.refund(payment["id"], status="failed")
-    assert deliver(gateway, *fake.webhook(fake.event("refund.failed", payment, refund=failed))).status == "pending"
+    update = deliver(gateway, *fake.webhook(fake.event("refund.failed", payment, refund=failed)))
+    assert (update.kind, update.status, update.gateway_order_id) == ("refund_failed", "succeeded", order["id"])
 
 
 def test_an_auto_refund_of_an_uncaptured_payment_is_a_failure(fake, gateway, order):
@@ -166,11 +167,42 @@ def test_an_auto_refund_of_an_uncaptured_payment_is_a_failure(fake, gateway, ord
     assert deliver(gateway, *fake.webhook(fake.event("refund.processed", payment, refund=refund))).status == "failed"
 
 
-def test_events_that_say_nothing_about_a_payhub_payment_are_ignored(fake, gateway, order):
+@pytest.mark.parametrize("name", ["payment.dispute.created", "payment.dispute.lost", "payment.dispute.won",
+                                  "payment.dispute.closed", "payment.dispute.under_review"])
+def test_disputes_are_kept_as_information_on_the_payment(fake, gateway, order, name):
     payment = fake.pay(order["id"])
-    assert deliver(gateway, *fake.webhook(fake.event("payment.dispute.created", payment))) is None
+    event = fake.event(name, payment, dispute=fake.dispute(payment, status=name.rsplit(".", 1)[1]))
+    update = deliver(gateway, *fake.webhook(event))
+    assert (update.kind, update.status, update.gateway_status) == ("info", "pending", name)
+    assert (update.gateway_order_id, update.gateway_payment_id) == (order["id"], payment["id"])
+    assert update.payload["payload"]["dispute"]["entity"]["id"].startswith("disp_")
+
+
+def test_other_events_naming_a_payment_are_kept_as_information(fake, gateway, order):
+    payment = fake.pay(order["id"])
+    refund = fake.refund(payment["id"], status="pending")
+    update = deliver(gateway, *fake.webhook(fake.event("refund.speed_changed", payment, refund=refund)))
+    assert (update.kind, update.gateway_order_id) == ("info", order["id"])
+
+
+def test_events_that_name_no_order_are_ignored(fake, gateway, order):
+    payment = fake.pay(order["id"])
     no_order = dict(payment, order_id=None)  # a payment link or POS payment: no order of ours
     assert deliver(gateway, *fake.webhook(fake.event("payment.captured", no_order))) is None
+    assert deliver(gateway, *fake.webhook(fake.event("payment.dispute.created", no_order))) is None
+    assert deliver(gateway, *fake.webhook({"event": "account.updated", "payload": {}})) is None
+
+
+def test_only_an_event_with_payhubs_notes_is_ours_for_sure(fake, gateway, order):
+    """An unknown order without PayHub's notes is another system's (answered 2xx); with them, it is
+    PayHub's and not yet known (answered non-2xx, so Razorpay retries)."""
+    theirs = fake.pay(order["id"])
+    assert deliver(gateway, *fake.webhook(fake.event("payment.captured", theirs))).unknown_is_foreign is True
+    ours = dict(theirs, notes={"payhub_payment_id": "pay_x"})
+    assert deliver(gateway, *fake.webhook(fake.event("payment.captured", ours))).unknown_is_foreign is False
+    paid_order = dict(fake.orders[order["id"]], notes={"payhub_payment_id": "pay_x"})
+    event = fake.event("order.paid", theirs, order=paid_order)
+    assert deliver(gateway, *fake.webhook(event)).unknown_is_foreign is False
 
 
 def test_card_data_is_redacted_from_the_payload(fake, gateway, order):
@@ -212,6 +244,8 @@ def test_signed_random_events_never_crash_the_parser(fake, gateway, event, paylo
         except BadCallback:
             continue
         assert update is None or update.status in {"pending", "succeeded", "failed", "refund_pending", "refunded"}
+        assert update is None or update.kind in {"processing", "success", "failure", "refund_pending", "refunded",
+                                                 "refund_failed", "info"}
 
 
 @fuzzing(150)

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
+from payhub.extensions import db
+from payhub.models import PaymentEvent
 from tests.conftest import Api
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
@@ -158,10 +160,102 @@ def test_a_refund_moves_the_payment_to_refunded(api, fake, shop):
         ("succeeded", True), ("refund_pending", False), ("refunded", True)]
 
 
-def test_an_event_for_an_order_payhub_does_not_know_is_answered_non_2xx_so_razorpay_retries(api, fake):
-    stranger = fake.pay(fake.add_order()["id"])
-    response = send(api, fake, fake.event("payment.captured", stranger))
+def test_an_event_carrying_payhubs_reference_for_an_unknown_order_is_non_2xx_so_razorpay_retries(api, fake):
+    order = fake.add_order()
+    order["notes"] = {"payhub_payment_id": "pay_not_yet_here"}
+    response = send(api, fake, fake.event("payment.captured", fake.pay(order["id"])))
     assert response.status_code >= 400
+
+
+# -- issue 7: order, refund failures, foreign orders, disputes -----------------------------------
+def events_of(api, created):
+    return [(e["kind"], e["applied"], e["reason"]) for e in api.payment(created["id"])["events"]]
+
+
+def test_an_order_payhub_never_opened_is_acknowledged_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    stranger = fake.pay(fake.add_order()["id"])  # another system on the same Razorpay account
+    for name in ("payment.captured", "payment.failed", "order.paid"):
+        extra = {"order": fake.orders[stranger["order_id"]]} if name == "order.paid" else {}
+        response = send(api, fake, fake.event(name, stranger, **extra))
+        assert response.status_code == 200 and response.get_json()["result"] == "ignored"
+    refund = fake.refund(stranger["id"])
+    assert send(api, fake, fake.event("refund.processed", stranger, refund=refund)).status_code == 200
+    assert unchanged(api, created, sio)
+
+
+def test_a_refund_before_its_capture_wins_and_the_late_capture_is_older_news(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    captured = dict(paid)  # the capture's snapshot, taken before the refund
+    refund = fake.refund(paid["id"])  # a full refund, processed
+    first = send(api, fake, fake.event("refund.processed", paid, refund=refund))
+    assert first.status_code == 200 and first.get_json()["result"] == "applied"
+    late = send(api, fake, fake.event("payment.captured", captured))
+    assert late.status_code == 200 and late.get_json()["result"] == "not_applied"
+    assert [(v["status"], v["version"]) for v in pushed(sio)] == [("refunded", 2)]
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["version"]) == ("refunded", 2)
+    assert events_of(api, created) == [("refunded", True, None), ("success", False, "illegal_transition")]
+
+
+def test_a_refund_started_before_the_capture_then_processed(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    captured = dict(paid)
+    refund = fake.refund(paid["id"], status="pending")
+    send(api, fake, fake.event("refund.created", paid, refund=refund))
+    send(api, fake, fake.event("payment.captured", captured))
+    send(api, fake, fake.event("refund.processed", paid, refund=fake.settle_refund(refund)))
+    assert [v["status"] for v in pushed(sio)] == ["refund_pending", "refunded"]
+
+
+def test_a_failed_refund_returns_the_payment_to_succeeded(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    send(api, fake, fake.event("payment.captured", paid))
+    started = fake.refund(paid["id"], status="pending")
+    send(api, fake, fake.event("refund.created", paid, refund=started))
+    paid.update(amount_refunded=0, refund_status=None)  # the bank sent it back: nothing was refunded
+    failed = send(api, fake, fake.event("refund.failed", paid, refund=dict(started, status="failed")))
+    assert failed.status_code == 200 and failed.get_json()["result"] == "applied"
+    assert [(v["status"], v["final"]) for v in pushed(sio)] == [
+        ("succeeded", True), ("refund_pending", False), ("succeeded", True)]
+    assert events_of(api, created)[-1] == ("refund_failed", True, "refund_failed")
+
+
+def test_a_failed_refund_of_a_settled_payment_changes_nothing(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    send(api, fake, fake.event("payment.captured", paid))
+    failed = fake.refund(paid["id"], status="failed")
+    assert send(api, fake, fake.event("refund.failed", paid, refund=failed)).get_json()["result"] == "not_applied"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+    assert api.payment(created["id"])["version"] == 2
+
+
+def test_a_dispute_is_kept_on_the_payments_log_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    send(api, fake, fake.event("payment.captured", paid))
+    dispute = fake.dispute(paid, status="open")
+    response = send(api, fake, fake.event("payment.dispute.created", paid, dispute=dispute), event_id="evt_disp")
+    assert response.status_code == 200 and response.get_json()["result"] == "not_applied"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["version"]) == ("succeeded", 2)
+    kept = payment["events"][-1]
+    assert (kept["kind"], kept["applied"], kept["reason"], kept["gateway_status"], kept["gateway_event_id"]) == (
+        "info", False, "informational", "payment.dispute.created", "evt_disp")
+    assert kept["payload"]["payload"]["dispute"]["entity"]["id"] == dispute["id"]
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+def test_a_dispute_for_an_order_payhub_never_opened_is_acknowledged_and_not_kept(api, fake, hub):
+    stranger = fake.pay(fake.add_order()["id"])
+    response = send(api, fake, fake.event("payment.dispute.created", stranger, dispute=fake.dispute(stranger)))
+    assert response.status_code == 200 and response.get_json()["result"] == "ignored"
+    with hub.app_context():
+        assert db.session.query(PaymentEvent).filter_by(gateway_order_id=stranger["order_id"]).count() == 0
 
 
 # -- browser return -----------------------------------------------------------------------------

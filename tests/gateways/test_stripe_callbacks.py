@@ -153,6 +153,39 @@ def test_charge_refunded_is_refunded_only_when_the_whole_charge_went_back(fake, 
     assert deliver(gateway, *fake.webhook(fake.event("charge.refunded", full))).status == "refunded"
 
 
+@pytest.mark.parametrize(("event_type", "status", "kind"), [
+    ("refund.created", "pending", "refund_pending"), ("refund.created", "succeeded", "refund_pending"),
+    ("refund.updated", "requires_action", "refund_pending"), ("refund.updated", "succeeded", "refund_pending"),
+    ("refund.updated", "failed", "refund_failed"), ("refund.updated", "canceled", "refund_failed"),
+    ("charge.refund.updated", "failed", "refund_failed"), ("refund.failed", "failed", "refund_failed"),
+])
+def test_refund_objects_map_to_update_kinds(fake, gateway, intent, event_type, status, kind):
+    fake.succeed(intent["id"])
+    refund = fake.refund_object(intent["id"], 1000, status=status)
+    update = deliver(gateway, *fake.webhook(fake.event(event_type, refund)))
+    assert (update.kind, update.gateway_order_id, update.gateway_payment_id) == (kind, intent["id"], refund["charge"])
+    assert update.unknown_is_foreign is True  # a refund of an intent PayHub lacks is not PayHub's
+
+
+@pytest.mark.parametrize("event_type", ["charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                                        "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"])
+def test_disputes_are_kept_as_information_on_the_payment(fake, gateway, intent, event_type):
+    fake.succeed(intent["id"])
+    update = deliver(gateway, *fake.webhook(fake.event(event_type, fake.dispute(intent["id"]))))
+    assert (update.kind, update.status, update.gateway_order_id, update.gateway_status) == (
+        "info", "pending", intent["id"], event_type)
+
+
+def test_other_events_naming_an_intent_are_kept_as_information(fake, gateway, intent):
+    created = deliver(gateway, *fake.webhook(fake.event("payment_intent.created", intent)))
+    assert (created.kind, created.gateway_order_id) == ("info", intent["id"])
+    charge = fake.charges[fake.succeed(intent["id"])["latest_charge"]]
+    succeeded = deliver(gateway, *fake.webhook(fake.event("charge.succeeded", charge)))
+    assert (succeeded.kind, succeeded.gateway_order_id) == ("info", intent["id"])
+    expanded = dict(charge, payment_intent=dict(intent))
+    assert deliver(gateway, *fake.webhook(fake.event("charge.updated", expanded))).gateway_order_id == intent["id"]
+
+
 def test_checkout_session_completed_counts_only_when_paid(fake, gateway, intent):
     session = {"id": "cs_test_1", "object": "checkout.session", "status": "complete", "payment_status": "paid",
                "payment_intent": intent["id"], "amount_total": 2500, "currency": "usd"}
@@ -160,7 +193,8 @@ def test_checkout_session_completed_counts_only_when_paid(fake, gateway, intent)
     assert (update.status, update.amount_received, update.currency, update.gateway_order_id) == (
         "succeeded", 2500, "USD", intent["id"])
     unpaid = {**session, "payment_status": "unpaid"}
-    assert deliver(gateway, *fake.webhook(fake.event("checkout.session.completed", unpaid))) is None
+    update = deliver(gateway, *fake.webhook(fake.event("checkout.session.completed", unpaid)))
+    assert (update.kind, update.gateway_order_id) == ("info", intent["id"])  # kept, never applied
 
 
 def test_events_about_other_things_are_ignored(fake, gateway, intent):

@@ -183,6 +183,85 @@ def test_an_event_for_our_intent_without_our_metadata_still_applies(api, fake, s
     assert [v["status"] for v in pushed(sio)] == ["succeeded"]
 
 
+# -- issue 7: refunds in any order, refund failures, disputes -------------------------------------
+def events_of(api, created):
+    return [(e["kind"], e["applied"], e["reason"]) for e in api.payment(created["id"])["events"]]
+
+
+def test_a_refund_before_its_success_wins_and_the_late_success_is_older_news(api, fake, shop):
+    created, sio = shop
+    intent = dict(fake.succeed(created["gateway_order_id"]))  # the success's snapshot, before the refund
+    first = send(api, fake, fake.event("charge.refunded", fake.refund(created["gateway_order_id"])))
+    assert first.status_code == 200 and first.get_json()["result"] == "applied"
+    late = send(api, fake, fake.event("payment_intent.succeeded", intent))
+    assert late.status_code == 200 and late.get_json()["result"] == "not_applied"
+    assert [(v["status"], v["version"]) for v in pushed(sio)] == [("refunded", 2)]
+    assert events_of(api, created) == [("refunded", True, None), ("success", False, "illegal_transition")]
+
+
+def test_refund_events_in_any_order_around_the_success(api, fake, shop):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    intent = dict(fake.succeed(intent_id))
+    refund = fake.refund_object(intent_id, status="pending")
+    send(api, fake, fake.event("refund.created", refund))
+    send(api, fake, fake.event("payment_intent.succeeded", intent))  # late: older news
+    send(api, fake, fake.event("refund.updated", {**refund, "status": "succeeded"}))  # may be partial: still pending
+    send(api, fake, fake.event("charge.refunded", fake.charges[intent["latest_charge"]]))  # all of it went back
+    assert [v["status"] for v in pushed(sio)] == ["refund_pending", "refunded"]
+    assert api.payment(created["id"])["version"] == 3
+
+
+def test_a_failed_refund_returns_the_payment_to_succeeded(api, fake, shop):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    send(api, fake, fake.event("payment_intent.succeeded", fake.succeed(intent_id)))
+    refund = fake.refund_object(intent_id, 1000, status="pending")
+    send(api, fake, fake.event("refund.created", refund))
+    response = send(api, fake, fake.event("refund.failed", fake.fail_refund(refund)))
+    assert response.status_code == 200 and response.get_json()["result"] == "applied"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending", "succeeded"]
+    assert events_of(api, created)[-1] == ("refund_failed", True, "refund_failed")
+
+
+def test_a_cancelled_refund_reported_on_the_charge_returns_the_payment_to_succeeded(api, fake, shop):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    send(api, fake, fake.event("payment_intent.succeeded", fake.succeed(intent_id)))
+    refund = fake.refund_object(intent_id, 500, status="requires_action")
+    send(api, fake, fake.event("charge.refund.updated", refund))
+    send(api, fake, fake.event("charge.refund.updated", {**refund, "status": "canceled"}))
+    assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending", "succeeded"]
+
+
+def test_a_refund_of_an_intent_payhub_never_made_is_acknowledged(api, fake, shop):
+    created, sio = shop
+    foreign = fake._new_intent({"amount": "2500", "currency": "usd"}).body
+    fake.succeed(foreign["id"])
+    for event in (fake.event("charge.refunded", fake.refund(foreign["id"])),
+                  fake.event("refund.created", fake.refund_object(foreign["id"], 0, status="pending")),
+                  fake.event("charge.dispute.created", fake.dispute(foreign["id"]))):
+        response = send(api, fake, event)
+        assert response.status_code == 200 and response.get_json()["result"] == "ignored"
+    assert unchanged(api, created, sio)
+
+
+def test_a_dispute_is_kept_on_the_payments_log_and_changes_nothing(api, fake, shop):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    send(api, fake, fake.event("payment_intent.succeeded", fake.succeed(intent_id)))
+    dispute = fake.dispute(intent_id)
+    response = send(api, fake, fake.event("charge.dispute.created", dispute, event_id="evt_dp"))
+    assert response.status_code == 200 and response.get_json()["result"] == "not_applied"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["version"]) == ("succeeded", 2)
+    kept = payment["events"][-1]
+    assert (kept["kind"], kept["applied"], kept["reason"], kept["gateway_event_id"]) == (
+        "info", False, "informational", "evt_dp")
+    assert kept["payload"]["data"]["object"]["id"] == dispute["id"]
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
 # -- polls --------------------------------------------------------------------------------------
 def test_refresh_finds_a_success_whose_webhook_never_came(api, fake, shop):
     created, sio = shop
