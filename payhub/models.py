@@ -57,6 +57,9 @@ class Payment(db.Model):
     return_url: Mapped[str | None] = mapped_column(String(2048))
     # Gateway client parameters for the browser; null until the gateway has accepted it.
     checkout: Mapped[dict | None] = mapped_column(JSON)
+    # The opening claim: while checkout is null, the request that set this (and holds it until
+    # then) is the one calling the gateway's create; the others for the same order wait.
+    opening_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # sha256 of the create request, so the same order_id with another body is a 409.
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 import requests
+from sqlalchemy import insert
 
 from .extensions import db, socketio
 from .gateways.base import PaymentRef
@@ -23,16 +24,18 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (1, 2, 4, 8, 16)
 OUTCOMES = {"pay": "success", "fail": "failure", "success": "success", "failure": "failure"}
+_OPEN = insert(SandboxTransaction.__table__)  # Core: no unit of work on the create path
 
 
 def open_session(payment: PaymentRef, callback_url: str) -> str:
-    txn = SandboxTransaction(
-        id="sbx_" + secrets.token_urlsafe(12), amount=payment.amount, currency=payment.currency,
-        status="processing", callback_url=callback_url, return_url=payment.status_page_url,
-    )
-    db.session.add(txn)
-    db.session.commit()
-    return txn.id
+    """Open a transaction in the ledger, in the caller's database transaction: creation commits
+    it together with the payment (one commit), or rolls both back."""
+    txn_id = "sbx_" + secrets.token_urlsafe(12)
+    db.session.execute(_OPEN, {
+        "id": txn_id, "amount": payment.amount, "currency": payment.currency, "status": "processing",
+        "callback_url": callback_url, "return_url": payment.status_page_url,
+    })
+    return txn_id
 
 
 def find(txn_id: str) -> SandboxTransaction | None:

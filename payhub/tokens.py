@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 _SALT = "payhub.subscribe.v1"
 
 
+@lru_cache(maxsize=8)
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    # Built once per key: every create and every subscribe signs or verifies a token.
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 

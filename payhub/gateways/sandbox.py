@@ -58,6 +58,9 @@ def to_update(data: dict[str, Any], source: str, **extra: Any) -> StatusUpdate:
 
 class SandboxGateway:
     name: ClassVar[str] = "sandbox"
+    # create() writes only to PayHub's own database, in the caller's transaction (no network I/O),
+    # so creation commits the payment and the ledger entry together.
+    opens_in_transaction: ClassVar[bool] = True
 
     def __init__(
         self, *, webhook_secret: str, base_url: str, public_url: str,
