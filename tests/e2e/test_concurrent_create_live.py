@@ -4,6 +4,7 @@ until the lease runs out, and the retry then opens the same payment."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -79,7 +80,5 @@ def test_a_claim_left_by_a_killed_process_is_taken_over_after_its_lease(live_hub
 
 
 def _ignore_errors(hub, body: dict) -> None:
-    try:
+    with contextlib.suppress(requests.RequestException):
         post(hub, body, timeout=5)
-    except requests.RequestException:
-        pass
