@@ -161,7 +161,6 @@
           throw new Error(error.message || "HTTP " + response.status);
         }
         resolveResult.textContent = "Resolved: now " + body.status + ".";
-        return loadEvents(id);
       });
     }).catch(function (error) {
       resolveResult.className = "small error";
@@ -169,11 +168,15 @@
     }).then(function () {
       resolveSubmit.disabled = false;
       scheduleLoad(0);
+      // Either way, show the payment as it is now (e.g. it left review before the decision).
+      if (openId === id) return loadEvents(id).catch(function () {});
     });
   });
 
   function eventRow(e) {
-    var update = e.status + (e.gateway_status ? " (" + e.gateway_status + ")" : "");
+    // What the update said happened (its kind; older rows have only the status it asked for).
+    var what = !e.kind ? e.status : e.kind === "resolve" ? "resolve: " + e.status : e.kind;
+    var update = what + (e.gateway_status ? " (" + e.gateway_status + ")" : "");
     return el("tr", { "data-event": String(e.id), "data-applied": String(e.applied) }, [
       el("td", {}, [when(e.received_at)]),
       el("td", {}, [e.source]),

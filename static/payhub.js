@@ -16,8 +16,10 @@
  * or has been down for a few seconds, the watcher polls GET /api/payments/<id>/status every
  * 5 s (with If-None-Match) and goes back to the socket as soon as it is subscribed again.
  * onStatus is only called with a view newer (higher `version`) than the last one, so a late
- * or repeated message can never move the page backwards. Everything stops once the payment
- * is final. No dependency apart from the Socket.IO client.
+ * or repeated message can never move the page backwards. The watcher keeps listening while
+ * the payment is failed, expired or cancelled (late money can still make it succeed, and must
+ * show up live) and stops once it is succeeded or refunded. No dependency apart from the
+ * Socket.IO client.
  */
 (function (global) {
   "use strict";
@@ -25,6 +27,10 @@
   var script = document.currentScript;
   // PayHub's own address: where this file was loaded from (merchants embed it cross-origin).
   var DEFAULT_BASE = script && script.src ? new URL(script.src, location.href).origin : location.origin;
+
+  // Where a watcher may stop listening: nothing after these matters to the shopper's page.
+  // `final` is not the signal: a failed, expired or cancelled payment can still succeed.
+  var DONE = { succeeded: true, refunded: true };
 
   /* Wrap `callback` so it only sees views whose version is above the last one it saw. */
   function newerOnly(callback) {
@@ -80,7 +86,7 @@
     var offer = newerOnly(function (view) {
       watcher.payment = view;
       options.onStatus(view);
-      if (view.final) stop();
+      if (DONE[view.status]) stop();
     });
 
     function setMode(mode) {
@@ -189,7 +195,7 @@
         });
     }
 
-    /* Close the socket and cancel every timer. Called by itself once the payment is final. */
+    /* Close the socket and cancel every timer. Called by itself once the payment is succeeded or refunded. */
     function stop() {
       stopped = true;
       stopPolling();
@@ -209,5 +215,9 @@
     return watcher;
   }
 
-  global.PayHub = { watch: watch, newerOnly: newerOnly, formatAmount: formatAmount };
+  function isDone(view) {
+    return Boolean(view && DONE[view.status]);
+  }
+
+  global.PayHub = { watch: watch, newerOnly: newerOnly, formatAmount: formatAmount, isDone: isDone };
 })(window);

@@ -37,7 +37,7 @@
     received.hidden = !mismatch;
     if (mismatch) receivedAmount.textContent = PayHub.formatAmount(view.amount_received, view.currency);
     if (returnLink) returnLink.hidden = !view.final;
-    connection.hidden = view.final;
+    connection.hidden = PayHub.isDone(view); // still listening after failed/expired/cancelled: late money shows up
     leaveWarning.hidden = !isPending();
   }
 

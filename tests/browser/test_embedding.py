@@ -79,4 +79,8 @@ def test_a_merchant_page_on_another_origin_can_fall_back_to_polling(merchant, ne
     send_callback(hub, payment, "failure")  # settled before the page opens: the first poll brings it
     page.goto(f"{page_url}?id={payment['id']}&token={payment['subscribe_token']}")
     page.wait_for_selector("#status:text('failed')", timeout=6000)
-    assert page.evaluate("seen") == ["failed"] and page.evaluate("watcher.mode") == "stopped"
+    # Failed is not the end (late money can still arrive): it keeps polling, until succeeded.
+    assert page.evaluate("seen") == ["failed"] and page.evaluate("watcher.mode") == "polling"
+    send_callback(hub, payment, "success")
+    page.wait_for_selector("#status:text('succeeded')", timeout=15_000)
+    assert page.evaluate("seen") == ["failed", "succeeded"] and page.evaluate("watcher.mode") == "stopped"
