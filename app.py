@@ -81,10 +81,23 @@ def serve(app) -> None:
         socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True, log_output=False)
 
 
-def main() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=os.environ.get("PAYHUB_LOG_LEVEL", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def wsgi():
+    """The app for another WSGI server, e.g. `gunicorn -k gevent -w 1 'app:wsgi()'` with
+    PAYHUB_ASYNC_MODE=gevent. It never runs the scheduler: a worker does
+    (`python -m payhub.worker`). One gunicorn worker per process: Socket.IO needs each client
+    to stay on one process, which the load balancer in front arranges (deploy/nginx.conf)."""
+    configure_logging()
+    return create_app(async_mode=ASYNC_MODE)
+
+
+def main() -> None:
+    configure_logging()
     raise_file_limit()
     app = create_app(async_mode=ASYNC_MODE)
     announce(app)

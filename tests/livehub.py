@@ -29,8 +29,9 @@ def free_port() -> int:
 class LiveHub:
     """One PayHub server process. start(), kill() (SIGKILL), stop(), restart with start()."""
 
-    def __init__(self, folder: Path, root: Path = ROOT, **env: str) -> None:
+    def __init__(self, folder: Path, root: Path = ROOT, command: list[str] | None = None, **env: str) -> None:
         self.root = Path(root)  # the source tree to run (another release's, for upgrade tests)
+        self.command = command or [sys.executable, "app.py"]  # or another server, e.g. gunicorn
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = int(env.pop("PAYHUB_PORT", 0)) or free_port()
@@ -53,7 +54,7 @@ class LiveHub:
     def start(self, timeout: float = 20) -> LiveHub:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=self.root, env=env, stdout=log,
+        self.process = subprocess.Popen(self.command, cwd=self.root, env=env, stdout=log,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -96,3 +97,46 @@ class LiveHub:
         response = requests.get(f"{self.url}/api/payments/{payment_id}", headers=self.headers, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+class LiveWorker:
+    """One `python -m payhub.worker` process (the cluster's sweeps and notification retries)."""
+
+    def __init__(self, folder: Path, **env: str) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.env = {"PAYHUB_INSTANCE_PATH": str(self.folder), "PAYHUB_API_KEY": API_KEY,
+                    "PAYHUB_SECRET_KEY": SECRET_KEY, "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.folder / "worker.log"
+
+    def start(self, timeout: float = 20) -> LiveWorker:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
+        seen = len(self.log())  # a restart appends to the same log
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.process = subprocess.Popen([sys.executable, "-m", "payhub.worker"], cwd=ROOT, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while "PayHub worker:" not in self.log()[seen:]:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start in {timeout}s:\n{self.log()}")
+            time.sleep(0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
