@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ "$dev" = 1 ] && ! command -v chromium >/dev/null; then need_apt+=(chromium); fi
+# nginx for the cluster end-to-end tests and scripts/cluster.sh (Debian's package; never started as a service).
+if [ "$dev" = 1 ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then need_apt+=(nginx); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
   as_root apt-get update -qq
