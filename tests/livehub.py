@@ -4,6 +4,7 @@ benchmark. Its database and secrets live in a folder the caller gives."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,6 +25,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_run(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    for _ in range(50):
+        first = random.randrange(20000, 40000)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError("no run of free ports")
 
 
 class LiveHub:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import queue
-import random
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,26 +26,12 @@ import requests
 import socketio
 
 from tests.conftest import sandbox_body, sign_sandbox
-from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port
+from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port, free_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
 
 WEB = 3
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
-
-
-def free_run(count: int) -> int:
-    """The first of `count` consecutive free ports."""
-    for _ in range(50):
-        first = random.randrange(20000, 40000)
-        try:
-            for port in range(first, first + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-    raise RuntimeError("no run of free ports")
 
 
 class Cluster:

@@ -18,8 +18,11 @@ from tests.livehub import LiveHub
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
 
 HOLD = 3.0  # seconds the outside transaction keeps the payment's row locked
-QUICK_MS = 50  # "at once": the typical answer while the lock is held
-NEVER_MS = 1000  # no single answer may come near the stall (a stalled process shows ~3,000)
+# A stalled process answers nothing until the lock goes (~3,000 ms, or not at all). The bounds
+# below are far from that yet loose enough for a busy 2-core machine; the figure itself (a few
+# ms on a quiet machine, the 50 ms target) comes from bench/cluster.py, not from this test.
+TYPICAL_MS = 250  # the median answer while the lock is held
+NEVER_MS = HOLD * 1000 / 2  # no single answer comes near the lock's length
 
 
 def conninfo(pg_url: str) -> str:
@@ -92,8 +95,8 @@ def test_a_callback_waiting_on_a_row_lock_stalls_nothing_else(async_mode, pg_url
 
         print(f"\n{async_mode}: healthz ms {[round(v, 1) for v in probe.healthz_ms]}, "
               f"push ms {[round(v, 1) for v in probe.push_ms]}, locked callback {answer}")
-        assert len(probe.healthz_ms) >= 5 and len(probe.push_ms) >= 5
-        assert statistics.median(probe.healthz_ms) < QUICK_MS and statistics.median(probe.push_ms) < QUICK_MS
+        assert len(probe.healthz_ms) >= 3 and len(probe.push_ms) >= 3  # a stalled process manages one at most
+        assert statistics.median(probe.healthz_ms) < TYPICAL_MS and statistics.median(probe.push_ms) < TYPICAL_MS
         assert max(probe.healthz_ms) < NEVER_MS and max(probe.push_ms) < NEVER_MS
         assert answer["status"] == 200 and answer["seconds"] >= HOLD - 1  # it really waited for the lock
         assert hub.payment(locked["id"])["status"] == "succeeded"
