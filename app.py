@@ -33,8 +33,8 @@ import logging  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 
-from payhub import create_app, scheduler  # noqa: E402
-from payhub.extensions import socketio  # noqa: E402
+from payhub import checkpoint, create_app, gc_tuning, scheduler  # noqa: E402
+from payhub.extensions import db, socketio  # noqa: E402
 
 # Room for 10,000+ idle subscribers: eventlet's defaults are 1,024 connections and a backlog of 50.
 MAX_CONNECTIONS = 20_000
@@ -100,9 +100,12 @@ def main() -> None:
     configure_logging()
     raise_file_limit()
     app = create_app(async_mode=ASYNC_MODE)
+    with app.app_context():
+        checkpoint.start(db.engine)
     announce(app)
     if app.config["PAYHUB"].scheduler:
         scheduler.start(app)
+    gc_tuning.after_startup()
     serve(app)
 
 

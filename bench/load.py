@@ -117,19 +117,27 @@ async def steady(session: aiohttp.ClientSession, url: str, jobs: list[Job], rate
 async def subscribe_all(session: aiohttp.ClientSession, base_url: str, pays: list[Pay], count: int,
                         log: PushLog, concurrency: int = 50) -> list[SioClient]:
     """Connect `count` subscribers; subscriber k subscribes to pays[k::count]."""
-    clients = [SioClient(session, base_url, log.on_event) for _ in range(count)]
+    return await add_subscribers(session, base_url, [], pays, count, log, concurrency)
+
+
+async def add_subscribers(session: aiohttp.ClientSession, base_url: str, clients: list[SioClient],
+                          pays: list[Pay], count: int, log: PushLog, concurrency: int = 50) -> list[SioClient]:
+    """Grow `clients` (already connected) to `count` connections, then subscriber k of all of them
+    subscribes to pays[k::count]. Returns all the clients."""
+    everyone = [*clients, *(SioClient(session, base_url, log.on_event) for _ in range(count - len(clients)))]
     slots = asyncio.Semaphore(concurrency)
 
     async def join(index: int, client: SioClient) -> None:
         async with slots:
-            await client.connect()
+            if index >= len(clients):
+                await client.connect()
             for pay in pays[index::count]:
                 answer = await client.call("subscribe", {"payment_id": pay.id, "token": pay.token})
                 if not (isinstance(answer, dict) and answer.get("ok")):
                     raise RuntimeError(f"subscribe to {pay.id} refused: {answer}")
 
-    await asyncio.gather(*(join(i, c) for i, c in enumerate(clients)))
-    return clients
+    await asyncio.gather(*(join(i, c) for i, c in enumerate(everyone)))
+    return everyone
 
 
 async def close_all(clients: list[SioClient], timeout: float = 10) -> None:

@@ -7,9 +7,14 @@ from typing import Any
 
 from load import PushLog, Sent
 
-TARGET_RATIO = 0.6
-TARGET_P99_MS = 25.0
+# Issue 11's targets (issue 2's were a ratio of 0.6 and p99 <= 25 ms with 200 subscribers).
+TARGET_RATIO = 1.3
+TARGET_P99_MS = 10.0  # push p99 at a steady 200/s with --wide-subscribers (1,000) connected
+TARGET_MAX_MS = 50.0  # push max, same phase
+TARGET_CREATES = 500  # creates/s per process
 BUSY_PERCENT = 15  # CPU of other processes, in % of one core, above which a phase is called noisy
+# Figures summed over rounds rather than taking the median: one lost push in any round counts.
+SUMMED = {"lost", "errors", "duplicate_pushes", "unexpected_pushes"}
 
 
 def percentile(ordered: list[float], p: float) -> float | None:
@@ -37,15 +42,60 @@ def phase(sent: Sent, log: PushLog, ids: list[str], server: Any, driver: Any, ma
     }
 
 
+def create_figures(count: int, seconds: float, rtts: list[float], server: Any, driver: Any,
+                   machine: Any) -> dict[str, Any]:
+    return {
+        "creates": count, "seconds": round(seconds, 3), "creates_per_s": round(count / seconds, 1),
+        "rtt_ms": {f"p{p}": percentile(rtts, p) for p in (50, 99)} | {"max": percentile(rtts, 100)},
+        "server_cpu_percent": round(server.cpu_percent), "driver_cpu_percent": round(driver.cpu_percent),
+        "others_cpu_percent": max(round(machine.cpu_percent - server.cpu_percent - driver.cpu_percent), 0),
+    }
+
+
+def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several rounds: the median of each figure (the lower middle for an even
+    count, so it is always a value some round measured); losses and errors summed."""
+    if len(rounds) == 1:
+        return rounds[0]
+    out: dict[str, Any] = {}
+    for key in rounds[0]:
+        values = [r[key] for r in rounds if key in r]
+        if key in SUMMED:
+            out[key] = _summed(values)
+        elif isinstance(values[0], dict):
+            out[key] = median_rounds(values)
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None):
+            present = sorted(v for v in values if v is not None)
+            out[key] = present[(len(present) - 1) // 2] if present else None
+        else:
+            out[key] = values[-1]
+    return out
+
+
+def _summed(values: list[Any]) -> Any:
+    if isinstance(values[0], dict):
+        total: dict[str, int] = {}
+        for counts in values:
+            for name, count in counts.items():
+                total[name] = total.get(name, 0) + count
+        return total
+    return sum(values)
+
+
 def verdicts(results: dict[str, Any], idle: dict[str, Any] | None) -> dict[str, Any]:
     hub, base = results.get("hub"), results.get("baseline")
     out: dict[str, Any] = {}
+    phases = ("saturation", "steady", "steady_wide")
     if hub:
-        lost = sum(hub[m]["lost"] + sum(hub[m]["errors"].values()) for m in ("saturation", "steady") if m in hub)
+        lost = sum(hub[m]["lost"] + sum(hub[m]["errors"].values()) for m in phases if m in hub)
         out["zero_lost"] = {"value": lost, "pass": lost == 0}
-        if "steady" in hub:
-            p99 = hub["steady"]["push_ms"]["p99"]
-            out["steady_p99_ms"] = {"value": p99, "pass": p99 is not None and p99 <= TARGET_P99_MS}
+        if "steady_wide" in hub:
+            p99, worst = hub["steady_wide"]["push_ms"]["p99"], hub["steady_wide"]["push_ms"]["max"]
+            out["wide_p99_ms"] = {"value": p99, "pass": p99 is not None and p99 <= TARGET_P99_MS}
+            out["wide_max_ms"] = {"value": worst, "pass": worst is not None and worst <= TARGET_MAX_MS}
+        if "create" in hub:
+            rate = hub["create"]["creates_per_s"]
+            out["creates_per_s"] = {"value": rate, "pass": rate >= TARGET_CREATES}
     if hub and base and "saturation" in hub and "saturation" in base:
         ratio = round(hub["saturation"]["callbacks_per_s"] / base["saturation"]["callbacks_per_s"], 3)
         out["throughput_ratio"] = {"value": ratio, "pass": ratio >= TARGET_RATIO}
@@ -84,6 +134,8 @@ ROWS = [
     ("callback rtt p50/p99 ms", lambda r: r["callback_rtt_ms"]),
     ("pushes received / sent", lambda r: f"{r['pushes_received']:,} / {r['callbacks']:,}"),
     ("lost / callback errors", lambda r: f"{r['lost']} / {sum(r['errors'].values())}"),
+    ("server CPU ms per callback", lambda r: round(10 * r["server_cpu_percent"] / r["callbacks_per_s"], 2)
+     if r["callbacks_per_s"] else None),
     ("server RSS peak MB", lambda r: r["server_rss_peak_mb"]),
     ("CPU % server/driver/others", lambda r: f"{r['server_cpu_percent']} / {r['driver_cpu_percent']} / "
                                             f"{r['others_cpu_percent']}"),
@@ -93,21 +145,33 @@ ROWS = [
 def table(args: Any, results: dict[str, Any], idle: dict[str, Any] | None, checks: dict[str, Any]) -> str:
     names = list(results)
     lines = [f"PayHub benchmark: {args.subscribers} subscribers, {args.callbacks:,} callbacks at concurrency "
-             f"{args.concurrency}; steady {args.rate:g}/s for {args.steady_seconds:g} s"]
-    for mode in ("saturation", "steady"):
+             f"{args.concurrency}; steady {args.rate:g}/s for {args.steady_seconds:g} s with {args.subscribers} "
+             f"and with {args.wide_subscribers} subscribers; medians of {args.rounds} round(s)"]
+    titles = {"saturation": "saturation", "steady": f"steady, {args.subscribers} subscribers",
+              "steady_wide": f"steady, {args.wide_subscribers} subscribers"}
+    for mode, title in titles.items():
         if not any(mode in results[n] for n in names):
             continue
-        lines += ["", f"{mode:<28}" + "".join(f"  {n:>34}" for n in names)]
+        lines += ["", f"{title:<28}" + "".join(f"  {n:>34}" for n in names)]
         for label, get in ROWS:
             cells = [_fmt(get(results[n][mode])) if mode in results[n] else "-" for n in names]
             lines.append(f"  {label:<26}" + "".join(f"  {c:>34}" for c in cells))
+    create = results.get("hub", {}).get("create")
+    if create:
+        lines += ["", f"create (hub, {args.create_concurrency} in flight): {create['creates_per_s']:,}/s over "
+                  f"{create['creates']:,}; answer p50/p99/max {_fmt(create['rtt_ms'])} ms; CPU % server/driver/"
+                  f"others {create['server_cpu_percent']} / {create['driver_cpu_percent']} / "
+                  f"{create['others_cpu_percent']}"]
     if idle:
         lines += ["", *_idle_lines(idle)]
+    wide = f"at {args.rate:g}/s, {args.wide_subscribers} subscribers"
     labels = {"zero_lost": "hub lost events + errors = 0",
-              "steady_p99_ms": f"hub steady push p99 <= {TARGET_P99_MS} ms",
+              "wide_p99_ms": f"hub push p99 <= {TARGET_P99_MS} ms {wide}",
+              "wide_max_ms": f"hub push max <= {TARGET_MAX_MS} ms {wide}",
+              "creates_per_s": f"hub creates/s >= {TARGET_CREATES}",
               "throughput_ratio": f"hub/baseline throughput >= {TARGET_RATIO}",
               "idle_held": "idle connections held"}
-    busy = [f"{n} {m}" for n in names for m in ("saturation", "steady")
+    busy = [f"{n} {m}" for n in names for m in ("create", *titles)
             if m in results[n] and results[n][m]["others_cpu_percent"] > BUSY_PERCENT]
     if busy:
         lines += ["", f"  NOTE  other processes used > {BUSY_PERCENT}% of a core during: {', '.join(busy)}; "

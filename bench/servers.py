@@ -64,7 +64,10 @@ class HubTarget:
     def stop(self) -> None:
         self._hub.stop()
 
-    async def payments(self, session: aiohttp.ClientSession, count: int, concurrency: int = 8) -> list[Pay]:
+    async def payments(self, session: aiohttp.ClientSession, count: int, concurrency: int = 8,
+                       rtts_ms: list[float] | None = None) -> list[Pay]:
+        """Create `count` sandbox payments through the merchant API, `concurrency` at a time
+        (closed loop); each answer's round trip goes to `rtts_ms` when given."""
         made: list[Pay] = []
         todo = iter(range(count))
 
@@ -72,10 +75,13 @@ class HubTarget:
             for _ in todo:
                 body = {"order_id": f"bench_{uuid.uuid4().hex[:16]}", "amount": 1000, "currency": "INR",
                         "gateway": "sandbox"}
+                started = time.perf_counter()
                 async with session.post(f"{self.url}/api/payments", json=body, headers=self._hub.headers) as answer:
                     if answer.status != 201:
                         raise RuntimeError(f"hub refused a payment: {answer.status} {await answer.text()}")
                     data = await answer.json()
+                if rtts_ms is not None:
+                    rtts_ms.append(1000 * (time.perf_counter() - started))
                 made.append(Pay(data["id"], data["gateway_order_id"], data["subscribe_token"]))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
