@@ -26,12 +26,32 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   python3 -m venv .venv
 fi
-requirements=requirements.txt
-[ "$dev" = 1 ] && requirements=requirements-dev.txt
-echo "==> pip install -r $requirements"
-.venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+# Install only when what we install from changed since the last install (a stamp of its
+# hashes), so a restart takes seconds and works offline. Delete the stamp to force it.
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
-if [ -f package.json ]; then
-  echo "==> npm ci (Socket.IO browser client)"
+mode=runtime requirements=requirements.txt
+[ "$dev" = 1 ] && mode=dev requirements=requirements-dev.txt
+pip_stamp=.venv/.payhub-installed
+pip_hash="$(hash_of requirements.txt requirements-dev.txt pyproject.toml)"
+had_hash="" had_mode=""
+[ -f "$pip_stamp" ] && read -r had_hash had_mode < "$pip_stamp"
+if [ "$had_hash" != "$pip_hash" ] || { [ "$mode" = dev ] && [ "$had_mode" != dev ]; }; then
+  echo "==> pip install -r $requirements"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
+  echo "==> pip install -e . (the payhub command)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$pip_hash $mode" > "$pip_stamp"
+else
+  echo "==> Python packages up to date ($pip_stamp)"
+fi
+
+npm_stamp=node_modules/.payhub-installed
+npm_hash="$(hash_of package.json package-lock.json)"
+if [ -f package.json ] && [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_hash" ]; then
+  echo "==> npm ci (Socket.IO browser client, Swagger UI)"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$npm_hash" > "$npm_stamp"
+elif [ -f package.json ]; then
+  echo "==> npm packages up to date ($npm_stamp)"
 fi
