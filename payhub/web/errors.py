@@ -48,7 +48,12 @@ def init_app(app: Flask) -> None:
             return exc
         status = exc.code or 500
         message = "request body is larger than 64 KiB" if status == 413 else (exc.description or exc.name)
-        return error_response(status, _HTTP_CODES.get(status, "error"), message)
+        body, status = error_response(status, _HTTP_CODES.get(status, "error"), message)
+        # Keep what the exception says besides its HTML body: Allow on a 405, Retry-After on a 429.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
