@@ -192,7 +192,10 @@ def _schemas() -> dict[str, Schema]:
             "properties": {
                 "id": {"type": "integer"},
                 "source": {"type": "string", "enum": list(EVENT_SOURCES)},
-                "status": {"type": "string", "description": "The status the update reported."},
+                "kind": nullable({"type": "string", "enum": [k.value for k in lifecycle.Kind],
+                                  "description": "What the update says happened (null on events recorded "
+                                                 "before kinds existed)."}),
+                "status": {"type": "string", "description": "The status the update leads to."},
                 "gateway_status": nullable({"type": "string"}),
                 "applied": {"type": "boolean"},
                 "reason": nullable({"type": "string", "description": "Why not applied, or why needs_review: "
