@@ -181,6 +181,15 @@ def _schemas() -> dict[str, Schema]:
                         "customer": {"name": "Asha", "email": "asha@example.com"},
                         "return_url": "https://shop.example/orders/1001"},
         },
+        "Resolution": {
+            "type": "object", "additionalProperties": False, "required": ["status", "note"],
+            "properties": {
+                "status": {"type": "string", "enum": list(lifecycle.RESOLUTIONS)},
+                "note": {"type": "string", "minLength": 1, "maxLength": 1000,
+                         "description": "Why: kept on the payment's event log."},
+            },
+            "example": {"status": "succeeded", "note": "Customer paid 10 INR short; accepted by phone."},
+        },
         "PaymentList": {
             "type": "object", "required": ["data", "next_cursor"], "additionalProperties": False,
             "properties": {"data": {"type": "array", "items": ref("Payment")},
@@ -359,6 +368,28 @@ def _merchant_api() -> dict[str, Schema]:
                 },
             },
         },
+        "/api/payments/{payment_id}/resolve": {
+            "parameters": [PAYMENT_ID],
+            "post": {
+                "tags": ["Merchant API"], "operationId": "resolvePayment",
+                "summary": "An operator's decision on a payment under review",
+                "description": "For a `needs_review` payment (money arrived, but not the amount or currency asked "
+                               "for): `succeeded` keeps the money, `refund_pending` records that it is being "
+                               "returned. Applied through the same door as every update (source `operator`, the "
+                               "note kept on the event); 409 from any other status.",
+                "security": bearer,
+                "requestBody": {"required": True, "content": json_content(ref("Resolution"))},
+                "responses": {
+                    "200": payment,
+                    "400": error("`invalid_request` (naming `field`) or `invalid_json`."),
+                    "401": UNAUTHORIZED, "404": NOT_FOUND,
+                    "409": error("`not_under_review`: only a needs_review payment can be resolved "
+                                 "(`payment_status` says what it is)."),
+                    "413": TOO_LARGE,
+                    "415": error("`unsupported_media_type`: send `Content-Type: application/json`."),
+                },
+            },
+        },
         "/api/payments/{payment_id}/status": {
             "parameters": [PAYMENT_ID],
             "get": {
@@ -397,6 +428,7 @@ def _payment_links(payment_id: str, token: str) -> dict[str, Schema]:
         "GetPayment": {"operationId": "getPayment", "parameters": by_id},
         "RefreshPayment": {"operationId": "refreshPayment", "parameters": by_id},
         "CancelPayment": {"operationId": "cancelPayment", "parameters": by_id},
+        "ResolvePayment": {"operationId": "resolvePayment", "parameters": by_id},
         "PollStatus": {"operationId": "pollStatus", "parameters": {**by_id, "header.X-Payhub-Token": token}},
         "StatusPage": {"operationId": "statusPage", "parameters": {**by_id, "query.token": token}},
         "SandboxCheckout": {"operationId": "sandboxCheckout", "parameters": txn},
@@ -608,6 +640,16 @@ def _operations() -> dict[str, Schema]:
             "responses": {"200": {"description": "The latest 100 payments and counts by status.",
                                   "content": json_content(ref("DashboardData"))},
                           "401": unauthorized},
+        }},
+        "/dashboard/payments/{payment_id}/resolve": {"post": {
+            "tags": ["Operations"], "operationId": "dashboardResolve",
+            "summary": "The dashboard's Resolve control (same as the API's resolve)",
+            "security": operator, "parameters": [PAYMENT_ID],
+            "requestBody": {"required": True, "content": json_content(ref("Resolution"))},
+            "responses": {"200": {"description": "The payment.", "content": json_content(ref("Payment"))},
+                          "400": error("`invalid_request` or `invalid_json`."), "401": unauthorized,
+                          "404": NOT_FOUND, "409": error("`not_under_review`."), "413": TOO_LARGE,
+                          "415": error("`unsupported_media_type`.")},
         }},
         "/dashboard/data/payments/{payment_id}": {"get": {
             "tags": ["Operations"], "operationId": "dashboardPayment", "summary": "One payment with its events",
