@@ -29,11 +29,9 @@ elif ASYNC_MODE == "gevent":
 
     monkey.patch_all()
 
-import logging  # noqa: E402
 import resource  # noqa: E402
-import sys  # noqa: E402
 
-from payhub import checkpoint, create_app, gc_tuning, scheduler  # noqa: E402
+from payhub import checkpoint, create_app, gc_tuning, logs, scheduler  # noqa: E402
 from payhub.extensions import db, socketio  # noqa: E402
 
 # Room for 10,000+ idle subscribers: eventlet's defaults are 1,024 connections and a backlog of 50.
@@ -82,9 +80,7 @@ def serve(app) -> None:
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("PAYHUB_LOG_LEVEL", "INFO"), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure(*logs.settings_from_env())  # PAYHUB_LOG_LEVEL, PAYHUB_LOG_FORMAT=text|json
 
 
 def wsgi():

@@ -94,12 +94,13 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
 def _register(app: Flask) -> None:
     from . import cli, realtime
     from .gateways import build_gateways
-    from .web import api, apidocs, cors, dashboard, errors, ops, pages, sandbox, webhooks
+    from .web import api, apidocs, cors, dashboard, errors, ops, pages, request_ids, sandbox, webhooks
 
     app.extensions["payhub.gateways"] = build_gateways(app.config["PAYHUB"])
     for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp, dashboard.bp, apidocs.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    request_ids.init_app(app)
     cors.init_app(app)
     realtime.init_app(app)
     cli.init_app(app)

@@ -101,6 +101,7 @@ def init_app(app: Flask) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """The `payhub` console script."""
-    from . import create_app
+    from . import create_app, logs
 
+    logs.configure(*logs.settings_from_env())
     return payhub_cli.main(args=argv, prog_name="payhub", obj=ScriptInfo(create_app=lambda: create_app()))

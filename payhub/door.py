@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from . import lifecycle, metrics, outbox
 from .extensions import db
 from .gateways.base import StatusUpdate, redact
+from .logs import note_payment
 from .models import Payment, PaymentEvent, utcnow
 from .views import public_view
 
@@ -74,12 +76,14 @@ class Outcome:
 def apply_update(update: StatusUpdate) -> Outcome:
     """Apply one normalized update through the transition table; publish after the commit."""
     session = db.session
+    started = time.perf_counter()
     try:
         outcome, applied = _record(update)
         session.commit()
     except Exception:
         session.rollback()
         raise
+    metrics.DOOR_SECONDS.labels(update.source).observe(time.perf_counter() - started)
     metrics.UPDATES.labels(update.source, outcome.result).inc()
     if applied:
         from .realtime import publish
@@ -102,6 +106,7 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
         log.warning("%s %s for unknown payment %s", update.gateway, update.source, update.gateway_order_id)
         return Outcome(UNKNOWN_PAYMENT, UNKNOWN_PAYMENT, None, event_id), False
     payment = SimpleNamespace(**row._mapping)
+    note_payment(payment.id)  # log lines from here on name it
     before = payment.status
     if _seen_before(conn, payment.id, update.gateway_event_id, digest):
         event_id = _add_event(conn, update, payment, payload, digest, False, lifecycle.DUPLICATE, before)

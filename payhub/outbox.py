@@ -22,6 +22,7 @@ import requests
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from . import metrics
 from .extensions import db, socketio
 from .models import OutboxMessage, utcnow
 from .views import payment_view
@@ -160,13 +161,18 @@ def _record_attempt(message_id: int, error: str | None) -> None:
     message.lease_until = None
     if error is None:
         message.state, message.delivered_at, message.last_error = "delivered", now, None
+        metrics.NOTIFICATIONS.labels("delivered").inc()
     else:
         message.last_error = error[:200]
         wait = BACKOFF[min(message.attempts - 1, len(BACKOFF) - 1)]
         message.next_attempt_at = now + timedelta(seconds=wait)
-        if message.next_attempt_at - message.created_at > GIVE_UP_AFTER:
+        dead = message.next_attempt_at - message.created_at > GIVE_UP_AFTER
+        metrics.NOTIFICATIONS.labels("dead" if dead else "failed").inc()
+        if dead:
             message.state = "dead"
-            log.error("merchant webhook %s given up after %d attempts: %s", message.webhook_id, message.attempts, error)
+            log.error("merchant webhook %s given up after %d attempts: %s", message.webhook_id, message.attempts, error,
+                      extra={"payment_id": message.payment_id})
         else:
-            log.warning("merchant webhook %s failed (%s); retry in %ss", message.webhook_id, error, wait)
+            log.warning("merchant webhook %s failed (%s); retry in %ss", message.webhook_id, error, wait,
+                        extra={"payment_id": message.payment_id})
     db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -29,14 +30,18 @@ def poll_payment(payment_id: str) -> Outcome | None:
         return None
     ref = payment_ref(payment)
     db.session.rollback()  # no transaction stays open across the network call
+    started = time.perf_counter()
     try:
         with metrics.GATEWAY_CALLS.labels(gateway.name, "poll").time():
             answer = gateway.poll(ref)
     except GatewayError:
         metrics.POLLS.labels(gateway.name, "error").inc()
+        metrics.POLL_SECONDS.labels(gateway.name, "error").observe(time.perf_counter() - started)
         raise
     metrics.POLLS.labels(gateway.name, "ok").inc()
-    return apply_update(replace(answer, payment_id=payment_id, source=POLL))
+    outcome = apply_update(replace(answer, payment_id=payment_id, source=POLL))
+    metrics.POLL_SECONDS.labels(gateway.name, "ok").observe(time.perf_counter() - started)
+    return outcome
 
 
 def claim_refresh(payment_id: str, interval: float) -> bool:

@@ -30,8 +30,9 @@ def announce_created(payment_id: str) -> None:
 
 def publish(view: dict[str, Any]) -> None:
     """Send a payment's public view to its room (through the message queue when there is one)."""
-    socketio.emit(EVENT, view, to=room(view["id"]))
-    socketio.emit(EVENT, view, to=OPERATORS)
+    with metrics.PUSH_SECONDS.time():
+        socketio.emit(EVENT, view, to=room(view["id"]))
+        socketio.emit(EVENT, view, to=OPERATORS)
     metrics.PUSHES.inc()
 
 

@@ -34,6 +34,7 @@ class SweepReport:
     expired: list[str] = field(default_factory=list)
 
 
+@metrics.SWEEP_SECONDS.time()
 def sweep() -> SweepReport:
     """One sweep, in the current app context."""
     settings = current_app.config["PAYHUB"]

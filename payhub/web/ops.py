@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from .. import lifecycle, metrics
 from ..extensions import db
-from ..models import Payment
+from ..models import OutboxMessage, Payment, utcnow
 
 bp = Blueprint("ops", __name__)
 
@@ -54,8 +55,22 @@ def _queue_ok() -> str:
 
 @bp.get("/metrics")
 def prometheus() -> Any:
+    _database_gauges()
+    return Response(generate_latest(metrics.REGISTRY), mimetype="text/plain; version=0.0.4")
+
+
+def _database_gauges() -> None:
+    """What the database holds, counted at scrape time (the same in every process: graph the max)."""
     counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
-    db.session.rollback()
     for status in lifecycle.STATUSES:
         metrics.PAYMENTS.labels(status).set(counts.get(status, 0))
-    return Response(generate_latest(metrics.REGISTRY), mimetype="text/plain; version=0.0.4")
+    due = utcnow() - timedelta(seconds=current_app.config["PAYHUB"].poll_after)
+    backlog = select(func.count()).select_from(Payment).where(
+        Payment.status == lifecycle.PENDING, Payment.created_at <= due, Payment.checkout.is_not(None))
+    metrics.SWEEP_BACKLOG.set(db.session.execute(backlog).scalar_one())
+    queued = dict(db.session.execute(
+        select(OutboxMessage.state, func.count()).where(OutboxMessage.state != "delivered")
+        .group_by(OutboxMessage.state)).all())
+    for state in ("pending", "dead"):
+        metrics.OUTBOX.labels(state).set(queued.get(state, 0))
+    db.session.rollback()

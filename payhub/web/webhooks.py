@@ -5,7 +5,9 @@ Verify on the raw bytes, go through the one door, answer only after the commit.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
@@ -61,7 +63,25 @@ def reply(gateway: Any, result: str) -> Any:
     return jsonify(body), status, *headers
 
 
+def timed(route: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+    """Time a callback view per gateway: payhub_callback_seconds{gateway, route}. Only enabled
+    gateways get a series (the name comes from the URL)."""
+
+    def decorate(view: Callable[[str], Any]) -> Callable[[str], Any]:
+        @functools.wraps(view)
+        def timed_view(name: str) -> Any:
+            if name not in current_app.extensions["payhub.gateways"]:
+                return view(name)
+            with metrics.CALLBACK_SECONDS.labels(name, route).time():
+                return view(name)
+
+        return timed_view
+
+    return decorate
+
+
 @bp.post("/webhooks/<name>")
+@timed("webhook")
 def webhook(name: str) -> Any:
     gateway = _gateway(name)
     raw = raw_request()
@@ -86,6 +106,7 @@ def webhook(name: str) -> Any:
 
 
 @bp.route("/return/<name>", methods=["GET", "POST"])
+@timed("return")
 def browser_return(name: str) -> Any:
     gateway = _gateway(name)
     parse = getattr(gateway, "parse_return", None)
