@@ -99,11 +99,17 @@ def test_merchant_notifications_are_counted_by_outcome(make_app, sandbox_callbac
             "order_id": "n-1", "amount": 1000, "currency": "INR", "gateway": "sandbox"}).get_json()
         before = scrape(client)
         assert client.post(f"/api/payments/{created['id']}/cancel", headers=headers).status_code == 200
-        with app.app_context():
-            outbox.deliver_due()
-        failed = scrape(client)
-        assert value(failed, "payhub_notifications_total", outcome="failed") >= \
-            value(before, "payhub_notifications_total", outcome="failed") + 1
+        # The door kicks a delivery in the background; deliver here too, and wait for the attempt.
+        deadline = time.monotonic() + 20
+        while True:
+            with app.app_context():
+                outbox.deliver_due()
+            failed = scrape(client)
+            if value(failed, "payhub_notifications_total", outcome="failed") > \
+                    value(before, "payhub_notifications_total", outcome="failed"):
+                break
+            assert time.monotonic() < deadline, "the failed delivery was never counted"
+            time.sleep(0.1)
         assert value(failed, "payhub_notifications_queued", state="pending") == 1
     finally:
         server.shutdown()
