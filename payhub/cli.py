@@ -89,10 +89,11 @@ if importlib.util.find_spec("payhub.worker") is not None:
 
     @payhub_cli.command("worker", with_appcontext=False)
     def worker_command() -> None:
-        """Run a worker process: the sweep and merchant notifications, no HTTP."""
+        """Run a worker process: the sweep and merchant notification retries, no HTTP (the web
+        processes then run with PAYHUB_SCHEDULER=0). Stop it with Ctrl-C or SIGTERM."""
         from . import worker
 
-        worker.main()
+        sys.exit(worker.main())
 
 
 def init_app(app: Flask) -> None:

@@ -15,22 +15,19 @@ upgrades the schema at start like every process (under the migration lock).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
 from typing import Any
 
-from . import create_app, scheduler
+from . import create_app, logs, scheduler
 
 log = logging.getLogger("payhub.worker")
 
 
 def main() -> int:
     """Run the worker until SIGTERM or SIGINT."""
-    logging.basicConfig(level=os.environ.get("PAYHUB_LOG_LEVEL", "INFO"), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure(*logs.settings_from_env())  # PAYHUB_LOG_LEVEL, PAYHUB_LOG_FORMAT
     app = create_app()
     settings = app.config["PAYHUB"]
     if not settings.message_queue:

@@ -18,7 +18,7 @@ from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port
 pytestmark = pytest.mark.e2e
 
 PAYHUB = Path(sys.executable).parent / "payhub"
-COMMANDS = ("run", "sweep", "simulate", "openapi")
+COMMANDS = ("run", "sweep", "simulate", "openapi", "worker")
 
 
 def env_for(folder: Path, **extra: str) -> dict[str, str]:
