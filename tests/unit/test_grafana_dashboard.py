@@ -3,7 +3,9 @@ metric /metrics has, with labels it has, and every metric the app exports is gra
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 
@@ -19,12 +21,16 @@ PROMETHEUS_LABELS = {"instance", "job"}  # added by the scrape
 
 
 def exported() -> dict[str, set[str]]:
-    """Series name -> its label names, for every metric in payhub.metrics' registry."""
+    """Series name -> its label names, for every metric registered where /metrics reads
+    (payhub.metrics.REGISTRY, whichever module defines it)."""
+    import payhub
+
+    for module in pkgutil.walk_packages(payhub.__path__, "payhub."):
+        importlib.import_module(module.name)  # a module registers its metrics when imported
     series: dict[str, set[str]] = {}
-    for metric in vars(metrics).values():
+    for metric in list(metrics.REGISTRY._collector_to_names):
         if not isinstance(metric, MetricWrapperBase):
             continue
-        assert metric._name in metrics.REGISTRY._names_to_collectors, metric._name
         labels = set(metric._labelnames) | PROMETHEUS_LABELS
         names = {"counter": [metric._name + "_total"], "gauge": [metric._name],
                  "histogram": [metric._name + s for s in ("_bucket", "_sum", "_count")]}[metric._type]
