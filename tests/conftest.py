@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from payhub import create_app
 from payhub.extensions import db
+from tests.scale.conftest import pg_url  # noqa: F401  (the fixture, for `database`)
 
 API_KEY = "test-api-key"
 SECRET_KEY = "test-secret-key"
@@ -56,9 +57,22 @@ def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
             db.engine.dispose()
 
 
+# Runs a test once on SQLite and once on PostgreSQL: @ON_BOTH_DATABASES, with `app` (or `database`).
+ON_BOTH_DATABASES = pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:
-    return make_app()
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """make_app overrides for the test's database: SQLite unless parametrized "postgres"."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return {"PAYHUB_DATABASE_URL": request.getfixturevalue("pg_url")}
+    return {}
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], database: dict[str, str]) -> Flask:
+    return make_app(**database)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from payhub.extensions import db
 from payhub.models import PaymentEvent
-from tests.conftest import Api
+from tests.conftest import ON_BOTH_DATABASES, Api
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
 from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
@@ -25,9 +25,10 @@ def fake():
 
 
 @pytest.fixture
-def hub(make_app, fake):
+def hub(make_app, fake, database):
     return make_app(PAYHUB_RAZORPAY_KEY_ID=KEY_ID, PAYHUB_RAZORPAY_KEY_SECRET=KEY_SECRET,
-                    PAYHUB_RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, PAYHUB_RAZORPAY_BASE_URL=fake.url, **FLOW_SETTINGS)
+                    PAYHUB_RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, PAYHUB_RAZORPAY_BASE_URL=fake.url,
+                    **FLOW_SETTINGS, **database)
 
 
 @pytest.fixture
@@ -172,6 +173,7 @@ def events_of(api, created):
     return [(e["kind"], e["applied"], e["reason"]) for e in api.payment(created["id"])["events"]]
 
 
+@ON_BOTH_DATABASES
 def test_an_order_payhub_never_opened_is_acknowledged_and_changes_nothing(api, fake, shop):
     created, sio = shop
     stranger = fake.pay(fake.add_order()["id"])  # another system on the same Razorpay account
@@ -184,6 +186,7 @@ def test_an_order_payhub_never_opened_is_acknowledged_and_changes_nothing(api, f
     assert unchanged(api, created, sio)
 
 
+@ON_BOTH_DATABASES
 def test_a_refund_before_its_capture_wins_and_the_late_capture_is_older_news(api, fake, shop):
     created, sio = shop
     paid = fake.pay(created["gateway_order_id"])
@@ -210,6 +213,7 @@ def test_a_refund_started_before_the_capture_then_processed(api, fake, shop):
     assert [v["status"] for v in pushed(sio)] == ["refund_pending", "refunded"]
 
 
+@ON_BOTH_DATABASES
 def test_a_failed_refund_returns_the_payment_to_succeeded(api, fake, shop):
     created, sio = shop
     paid = fake.pay(created["gateway_order_id"])
@@ -234,6 +238,7 @@ def test_a_failed_refund_of_a_settled_payment_changes_nothing(api, fake, shop):
     assert api.payment(created["id"])["version"] == 2
 
 
+@ON_BOTH_DATABASES
 def test_a_dispute_is_kept_on_the_payments_log_and_changes_nothing(api, fake, shop):
     created, sio = shop
     paid = fake.pay(created["gateway_order_id"])

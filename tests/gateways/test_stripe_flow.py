@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from tests.conftest import Api
+from tests.conftest import ON_BOTH_DATABASES, Api
 from tests.fakes import Answer
 from tests.fakes.stripe_api import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.gateways.helpers import FLOW_SETTINGS, any_json, fuzzing, pushed, serving, sweep_after, unchanged
@@ -23,9 +23,10 @@ def fake():
 
 
 @pytest.fixture
-def hub(make_app, fake):
+def hub(make_app, fake, database):
     return make_app(PAYHUB_STRIPE_SECRET_KEY=SECRET_KEY, PAYHUB_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                    PAYHUB_STRIPE_PUBLISHABLE_KEY="pk_test_fake", PAYHUB_STRIPE_BASE_URL=fake.url, **FLOW_SETTINGS)
+                    PAYHUB_STRIPE_PUBLISHABLE_KEY="pk_test_fake", PAYHUB_STRIPE_BASE_URL=fake.url,
+                    **FLOW_SETTINGS, **database)
 
 
 @pytest.fixture
@@ -188,6 +189,7 @@ def events_of(api, created):
     return [(e["kind"], e["applied"], e["reason"]) for e in api.payment(created["id"])["events"]]
 
 
+@ON_BOTH_DATABASES
 def test_a_refund_before_its_success_wins_and_the_late_success_is_older_news(api, fake, shop):
     created, sio = shop
     intent = dict(fake.succeed(created["gateway_order_id"]))  # the success's snapshot, before the refund
@@ -199,6 +201,7 @@ def test_a_refund_before_its_success_wins_and_the_late_success_is_older_news(api
     assert events_of(api, created) == [("refunded", True, None), ("success", False, "illegal_transition")]
 
 
+@ON_BOTH_DATABASES
 def test_refund_events_in_any_order_around_the_success(api, fake, shop):
     created, sio = shop
     intent_id = created["gateway_order_id"]
@@ -212,6 +215,7 @@ def test_refund_events_in_any_order_around_the_success(api, fake, shop):
     assert api.payment(created["id"])["version"] == 3
 
 
+@ON_BOTH_DATABASES
 def test_a_failed_refund_returns_the_payment_to_succeeded(api, fake, shop):
     created, sio = shop
     intent_id = created["gateway_order_id"]
@@ -246,6 +250,7 @@ def test_a_refund_of_an_intent_payhub_never_made_is_acknowledged(api, fake, shop
     assert unchanged(api, created, sio)
 
 
+@ON_BOTH_DATABASES
 def test_a_dispute_is_kept_on_the_payments_log_and_changes_nothing(api, fake, shop):
     created, sio = shop
     intent_id = created["gateway_order_id"]

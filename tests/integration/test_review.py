@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-from tests.conftest import API_KEY, sign_sandbox
+from tests.conftest import API_KEY, ON_BOTH_DATABASES, sign_sandbox
+
+pytestmark = ON_BOTH_DATABASES
 
 
 def short_paid(api, sandbox_callback, amount=900):
