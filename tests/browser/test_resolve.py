@@ -61,6 +61,7 @@ def test_an_operator_resolves_a_short_payment_and_the_shoppers_page_follows(hub,
 
 def open_resolve(page, hub, payment):
     sign_in(page, hub)
+    page.wait_for_selector("#live:not([data-mode=connecting])")  # the page's script runs (socket up or not)
     row(page, payment).get_by_role("button", name="Resolve").click()
     page.locator("#resolve-form").wait_for(state="visible")
 
