@@ -8,6 +8,7 @@ route Flask serves is documented here and every documented route exists, and sch
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
@@ -35,7 +36,11 @@ def json_content(schema: Schema) -> Schema:
 
 
 def error(description: str) -> Schema:
-    return {"description": description, "content": json_content(ref("Error"))}
+    """An error answer; its example carries the first code the description names."""
+    code = re.search(r"`([a-z_]+)`", description)
+    example = {"error": {"code": code.group(1) if code else "error", "message": "…"}}
+    return {"description": description,
+            "content": {"application/json": {"schema": ref("Error"), "example": example}}}
 
 
 def html(description: str) -> Schema:
@@ -118,8 +123,6 @@ def _schemas() -> dict[str, Schema]:
                     "field": {"type": "string", "description": "The offending field, when one is to blame."},
                 },
             }},
-            "example": {"error": {"code": "invalid_request", "message": "amount must be a positive integer in "
-                                  "the currency's minor unit (e.g. paise)", "field": "amount"}},
         },
         "PublicView": {
             "type": "object", "additionalProperties": False, "required": list(public), "properties": public,
