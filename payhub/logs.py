@@ -99,5 +99,8 @@ def configure(level: str = "INFO", fmt: str = "text") -> logging.Handler:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Their INFO lines are noise at every start and every CLI command; payhub.schema says what
+    # a migration changed.
+    for chatty in ("apscheduler", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return handler
