@@ -432,6 +432,8 @@ def _payment_links(payment_id: str, token: str) -> dict[str, Schema]:
         "RefreshPayment": {"operationId": "refreshPayment", "parameters": by_id},
         "CancelPayment": {"operationId": "cancelPayment", "parameters": by_id},
         "ResolvePayment": {"operationId": "resolvePayment", "parameters": by_id},
+        "DashboardPayment": {"operationId": "dashboardPayment", "parameters": by_id},
+        "DashboardResolve": {"operationId": "dashboardResolve", "parameters": by_id},
         "PollStatus": {"operationId": "pollStatus", "parameters": {**by_id, "header.X-Payhub-Token": token}},
         "StatusPage": {"operationId": "statusPage", "parameters": {**by_id, "query.token": token}},
         "SandboxCheckout": {"operationId": "sandboxCheckout", "parameters": txn},
