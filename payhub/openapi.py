@@ -246,10 +246,12 @@ def _schemas() -> dict[str, Schema]:
                            "counts": {"type": "object", "additionalProperties": {"type": "integer"}}},
         },
         "SandboxTransaction": {
-            "type": "object", "required": ["transaction_id", "status", "amount", "currency"],
+            "type": "object", "required": ["transaction_id", "status", "amount", "amount_requested", "currency"],
             "properties": {"transaction_id": {"type": "string"},
                            "status": {"type": "string", "enum": ["processing", "success", "failure"]},
-                           "amount": {"type": "integer"}, "currency": {"type": "string"}},
+                           "amount": nullable({"type": "integer",
+                                               "description": "What the shopper paid; null until paid."}),
+                           "amount_requested": {"type": "integer"}, "currency": {"type": "string"}},
         },
         "MerchantNotification": {
             "type": "object", "required": ["id", "type", "payment"],
