@@ -35,6 +35,7 @@ from .config import Settings
 from .extensions import db, socketio
 from .gateways.base import AmountNotAccepted, Checkout, Gateway, GatewayError, PaymentRef
 from .models import Payment, utcnow
+from .publishing import announce_created
 from .views import payment_ref
 
 log = logging.getLogger(__name__)
@@ -215,8 +216,6 @@ def _opened(payment: Payment, result: Checkout) -> None:
 
 
 def _announced(created: Created) -> Created:
-    from .realtime import announce_created
-
     announce_created(created.payment.id)
     return created
 

@@ -26,6 +26,7 @@ from .extensions import db
 from .gateways.base import StatusUpdate, redact
 from .logs import note_payment
 from .models import Payment, PaymentEvent, utcnow
+from .publishing import publish
 from .views import public_view
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,6 @@ def apply_update(update: StatusUpdate) -> Outcome:
     metrics.DOOR_SECONDS.labels(update.source).observe(time.perf_counter() - started)
     metrics.UPDATES.labels(update.source, outcome.result).inc()
     if applied:
-        from .realtime import publish
-
         publish(outcome.payment)
         if outbox.enabled():
             outbox.kick()

@@ -1,4 +1,5 @@
-"""Socket.IO: subscribe with a token, receive `payment_status` on every applied change."""
+"""Socket.IO, the subscribers' side: subscribe with a token to a payment's room (or, signed in,
+to the operators' feed); publishing.py sends `payment_status` there on every applied change."""
 
 from __future__ import annotations
 
@@ -11,30 +12,10 @@ from flask_socketio import join_room, leave_room
 from . import metrics, tokens
 from .extensions import db, socketio
 from .models import Payment
+from .publishing import OPERATORS, room
 from .views import public_view
 
 log = logging.getLogger(__name__)
-
-EVENT = "payment_status"
-OPERATORS = "operators"  # the dashboard's live feed: every payment's changes
-
-
-def room(payment_id: str) -> str:
-    return f"payment:{payment_id}"
-
-
-def announce_created(payment_id: str) -> None:
-    """Tell signed-in dashboards that a payment exists, so its row appears at once."""
-    socketio.emit("payment_created", {"id": payment_id}, to=OPERATORS)
-
-
-def publish(view: dict[str, Any]) -> None:
-    """Send a payment's public view to its room (through the message queue when there is one)."""
-    with metrics.PUSH_SECONDS.time():
-        socketio.emit(EVENT, view, to=room(view["id"]))
-        socketio.emit(EVENT, view, to=OPERATORS)
-    metrics.PUSHES.inc()
-
 
 def _verified_id(data: Any) -> str | None:
     """The payment id of a subscribe request whose token is valid for it, else None."""
