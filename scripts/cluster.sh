@@ -128,6 +128,8 @@ start() {
   # One instance folder for every process: the same generated secrets (API key, token key).
   export PAYHUB_INSTANCE_PATH="$DIR/instance"
   export PAYHUB_PUBLIC_URL="${PAYHUB_PUBLIC_URL:-http://127.0.0.1:$PORT}"
+  # One nginx in front appends the client's address to X-Forwarded-For: trust exactly that one.
+  export PAYHUB_TRUSTED_PROXIES="${PAYHUB_TRUSTED_PROXIES:-1}"
   mkdir -p "$PAYHUB_INSTANCE_PATH"
   say "upgrading the database schema"
   .venv/bin/flask --app payhub db upgrade >"$DIR/migrate.log" 2>&1 || { cat "$DIR/migrate.log" >&2; exit 1; }
