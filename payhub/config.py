@@ -30,6 +30,11 @@ class Settings:
     poll_after: float = 900
     expire_after: float = 1800
     sweep_interval: float = 60
+    # Ages past closing (failed/expired/cancelled) at which a payment is polled once more.
+    late_watch: tuple[float, ...] = (3600, 21600, 86400, 259200)
+    # Polls in flight in one sweep, in all and per gateway.
+    sweep_concurrency: int = 32
+    sweep_gateway_concurrency: int = 24
     scheduler: bool = True
     # Upgrade the database schema at start (under a lock); 0: only check that it is current.
     migrate: bool = True
@@ -70,7 +75,23 @@ def _convert(name: str, kind: type, raw: str) -> object:
         return value
     if kind == tuple[str, ...]:
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if kind == tuple[float, ...]:
+        return _ages(name, raw)
     return raw
+
+
+def _ages(name: str, raw: str) -> tuple[float, ...]:
+    """A comma list of increasing positive ages in seconds; empty means none."""
+    if not raw:
+        return ()
+    try:
+        ages = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        ages = ()
+    if not ages or any(not 0 < age < float("inf") for age in ages) or list(ages) != sorted(set(ages)):
+        raise ValueError(f"PAYHUB_{name.upper()} must be empty or a comma list of increasing positive "
+                         f"seconds, e.g. 3600,21600,86400,259200 (got {raw!r})")
+    return ages
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -> Settings:
@@ -80,7 +101,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -
 
         env = {**dotenv_values(".env"), **os.environ}
     types = {f.name: f.type for f in fields(Settings)}
-    kinds = {"int": int, "float": float, "bool": bool, "str": str, "tuple[str, ...]": tuple[str, ...]}
+    kinds = {"int": int, "float": float, "bool": bool, "str": str, "tuple[str, ...]": tuple[str, ...],
+             "tuple[float, ...]": tuple[float, ...]}
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
     for key, raw in env.items():

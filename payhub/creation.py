@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import lifecycle, metrics, tokens
+from . import lifecycle, metrics, poll_schedule, tokens
 from .config import Settings
 from .extensions import db, socketio
 from .gateways.base import AmountNotAccepted, Checkout, Gateway, GatewayError, PaymentRef
@@ -192,7 +192,8 @@ def _open(payment_id: str, ref: PaymentRef, lease: datetime, gateway: Gateway) -
         update(Payment)
         .where(Payment.id == payment_id, Payment.checkout.is_(None))
         .values(gateway_order_id=result.gateway_order_id, gateway_reference=result.gateway_reference,
-                checkout=dict(result.checkout), opening_until=None)
+                checkout=dict(result.checkout), opening_until=None,
+                next_poll_at=poll_schedule.first_poll(ref.created_at))
         .execution_options(synchronize_session=False)
     ).rowcount
     if stored:
@@ -213,6 +214,7 @@ def _opened(payment: Payment, result: Checkout) -> None:
     payment.gateway_order_id = result.gateway_order_id
     payment.gateway_reference = result.gateway_reference
     payment.checkout = dict(result.checkout)
+    payment.next_poll_at = poll_schedule.first_poll(payment.created_at)
 
 
 def _announced(created: Created) -> Created:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 
-from . import lifecycle, metrics, outbox
+from . import lifecycle, metrics, outbox, poll_schedule
 from .extensions import db
 from .gateways.base import StatusUpdate, redact
 from .logs import note_payment
@@ -40,7 +40,7 @@ IGNORED = "ignored"  # a notice (kind info) that names no payment of ours: nothi
 _P, _E = Payment.__table__, PaymentEvent.__table__
 # The payment columns the door and the views read, named as the model's attributes (the
 # "metadata" column is `meta`); not the checkout blob nor the sweep's bookkeeping.
-_SKIPPED = {"checkout", "request_fingerprint", "poll_lease_until", "last_polled_at", "refreshed_at"}
+_SKIPPED = {"checkout", "request_fingerprint", "next_poll_at", "refreshed_at"}
 _COLUMNS = [getattr(Payment, a.key).label(a.key) for a in Payment.__mapper__.column_attrs if a.key not in _SKIPPED]
 
 
@@ -62,6 +62,7 @@ _CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
     updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
     amount_received=bindparam("v_amount_received"), gateway_payment_id=bindparam("v_gateway_payment_id"),
+    next_poll_at=bindparam("v_next_poll_at"),
 )
 _ADD_EVENT = insert(_E)
 
@@ -155,6 +156,7 @@ def _change(conn: Any, payment: SimpleNamespace, update: StatusUpdate, status: s
         "k_id": payment.id, "v_status": status, "v_final": payment.final, "v_version": payment.version,
         "v_updated_at": payment.updated_at, "v_gateway_status": payment.gateway_status,
         "v_amount_received": payment.amount_received, "v_gateway_payment_id": payment.gateway_payment_id,
+        "v_next_poll_at": poll_schedule.after_change(status, payment.updated_at),  # also ends a poll lease
     })
 
 

@@ -65,9 +65,9 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # The sweep's claim: no other process polls this payment before this time.
-    poll_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweep next polls this payment (null: never again). It is also the poll lease:
+    # a sweep claims the payment by moving it past the poll's end (payhub/poll_schedule.py).
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Rate limit of POST /refresh, shared by every process.
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -75,6 +75,7 @@ class Payment(db.Model):
         Index("ix_payments_gateway_order", "gateway", "gateway_order_id"),
         Index("ix_payments_created", "created_at", "id"),
         Index("ix_payments_sweep", "status", "created_at"),
+        Index("ix_payments_next_poll", "next_poll_at", "id"),
     )
 
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 from flask import current_app
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import aliased
 
 from . import metrics
 from .extensions import db, socketio
@@ -71,8 +73,40 @@ def deliver_in(app: Any) -> None:
 
 
 def kick() -> None:
-    """Deliver what is due now, in the background, instead of waiting for the next tick."""
-    socketio.start_background_task(deliver_in, current_app._get_current_object())
+    """Deliver what is due now, in the background, instead of waiting for the next tick. Kicks
+    while a delivery run is going are folded into one more run, not one task each: a sweep
+    that expires 10,000 payments starts one runner, not 10,000."""
+    app = current_app._get_current_object()
+    state = app.extensions.setdefault("payhub.outbox_kick", _KickState())
+    with state.lock:
+        if state.running:
+            state.again = True
+            return
+        state.running = True
+    socketio.start_background_task(_run_kicked, app, state)
+
+
+class _KickState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = False
+        self.again = False
+
+
+def _run_kicked(app: Any, state: _KickState) -> None:
+    """Deliver, and again while kicks came in meanwhile."""
+    try:
+        while True:
+            deliver_in(app)
+            with state.lock:
+                if not state.again:
+                    state.running = False
+                    return
+                state.again = False
+    except BaseException:
+        with state.lock:
+            state.running = False
+        raise
 
 
 def deliver_due(max_rounds: int = 20) -> int:
@@ -88,33 +122,27 @@ def deliver_due(max_rounds: int = 20) -> int:
 
 
 def _due_ids() -> list[int]:
-    """The oldest pending message of each payment, if it is due: later ones wait their turn."""
-    query = (
-        select(OutboxMessage.id, OutboxMessage.payment_id)
-        .where(OutboxMessage.state == "pending")
-        .order_by(OutboxMessage.id)
-        .limit(BATCH * 4)
+    """Due messages that are first in line for their payment, longest waiting first: a message
+    is sent only when every older pending message of its payment is gone (delivered or dead),
+    and messages in backoff, however many, are never in the way of due ones."""
+    now = utcnow()
+    older = aliased(OutboxMessage)
+    earlier_pending = (
+        select(older.id)
+        .where(older.payment_id == OutboxMessage.payment_id, older.state == "pending", older.id < OutboxMessage.id)
+        .exists()
     )
-    rows = db.session.execute(query).all()
+    query = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
+        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now))
+        .where(~earlier_pending)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(BATCH)
+    )
+    ids = list(db.session.execute(query).scalars())
     db.session.rollback()
-    heads, seen = [], set()
-    for message_id, payment_id in rows:
-        if payment_id not in seen:
-            seen.add(payment_id)
-            heads.append(message_id)
-    return _ready(heads, utcnow())[:BATCH]
-
-
-def _ready(ids: list[int], now: Any) -> list[int]:
-    if not ids:
-        return []
-    query = select(OutboxMessage.id).where(
-        OutboxMessage.id.in_(ids), OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
-    ).order_by(OutboxMessage.id)
-    ready = list(db.session.execute(query).scalars())
-    db.session.rollback()
-    return ready
+    return ids
 
 
 def _claim(message_id: int) -> bool:

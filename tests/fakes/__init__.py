@@ -71,6 +71,12 @@ class Call:
 Handler = Callable[[Call, "re.Match[str]"], Answer]
 
 
+class _Server(ThreadingHTTPServer):
+    # Room for a burst of concurrent clients (the sweep polls many at once): a full accept
+    # queue drops connections, which a client with a short timeout sees as a gateway outage.
+    request_queue_size = 256
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -92,7 +98,7 @@ class FakeServer:
             self._script.extend((path, a) for a in answers)
 
     def start(self) -> FakeServer:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
+        self._httpd = _Server(("127.0.0.1", 0), _RequestHandler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
         # A short poll interval keeps stop() quick (shutdown waits for the loop to notice).

@@ -4,18 +4,16 @@ sweep, fuzzing settings and JSON strategies. Fixtures live in conftest.py next t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from payhub.extensions import db
-from payhub.models import Payment
 from payhub.scheduler import SweepReport, sweep
 from tests.conftest import Api
 from tests.fakes import FakeServer
+from tests.timetravel import backdate
 
 # A hub whose gateway calls time out fast, whose refresh is never throttled and whose sweep
 # leaves a payment alone for its first minute.
@@ -41,9 +39,8 @@ def unchanged(api: Api, created: dict, sio: Any) -> bool:
 
 def sweep_after(hub: Flask, payment_id: str, seconds: float) -> SweepReport:
     """Make the payment `seconds` older than it is, then run one sweep."""
+    backdate(hub, payment_id, seconds)
     with hub.app_context():
-        db.session.get(Payment, payment_id).created_at -= timedelta(seconds=seconds)
-        db.session.commit()
         return sweep()
 
 

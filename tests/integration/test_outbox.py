@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from standardwebhooks import Webhook
 
 from payhub import outbox
 from payhub.extensions import db
-from payhub.models import OutboxMessage
+from payhub.models import OutboxMessage, utcnow
 from tests.conftest import Api
 from tests.fakes import Answer, FakeServer
 
@@ -155,3 +156,45 @@ def test_no_url_means_no_outbox(api, sandbox_callback, app):
 def test_a_webhook_url_without_a_proper_secret_refuses_to_start(make_app):
     with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
         make_app(PAYHUB_MERCHANT_WEBHOOK_URL="http://127.0.0.1:9/hooks", PAYHUB_MERCHANT_WEBHOOK_SECRET="plain")
+
+
+def long_backoff(app, count, timeout=30.0):
+    """Put every pending message an hour into backoff (a few failures later), once no delivery
+    is in flight any more."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        with app.app_context():
+            pending = db.session.query(OutboxMessage).filter_by(state="pending").all()
+            assert len(pending) == count
+            for row in pending:
+                row.next_attempt_at = utcnow() + timedelta(hours=1)
+            busy = any(row.lease_until is not None for row in pending)
+            db.session.commit()
+        quiet = 0 if busy else quiet + 1
+        if quiet == 2:  # twice in a row, a moment apart
+            return
+        time.sleep(0.2)
+    raise AssertionError("deliveries still in flight")
+
+
+def test_messages_in_backoff_never_starve_a_new_payments_notification(make_app):
+    """500 notifications the merchant refused wait in backoff; a new payment's goes out at once."""
+    merchant, up = FakeServer(), threading.Event()
+    merchant.route("POST", r"/hooks", lambda call, m: Answer(204 if up.is_set() else 500))
+    with merchant:
+        app = make_app(PAYHUB_MERCHANT_WEBHOOK_URL=f"{merchant.url}/hooks", PAYHUB_MERCHANT_WEBHOOK_SECRET=SECRET)
+        api = Api(app.test_client())
+        for _ in range(500):
+            api.post(f"/api/payments/{api.create()['id']}/cancel")
+        settled(app, 1, timeout=60)
+        long_backoff(app, 500)
+        up.set()  # the merchant is back
+        refused = len(merchant.calls)
+        fresh = api.create()
+        api.post(f"/api/payments/{fresh['id']}/cancel")
+        calls = deliveries(merchant, refused + 1, timeout=10)
+        assert [c.json()["payment"]["id"] for c in calls[refused:]] == [fresh["id"]]
+        with app.app_context():
+            outbox.deliver_due()  # the ones in backoff stay there
+            assert db.session.query(OutboxMessage).filter_by(state="delivered").count() == 1
+        assert len(merchant.calls) == refused + 1
