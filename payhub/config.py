@@ -69,7 +69,11 @@ def _convert(name: str, kind: type, raw: str) -> object:
             raise ValueError(f"PAYHUB_{name.upper()} must be a boolean, not {raw!r}")
         return _BOOL[raw.lower()]
     if kind in (int, float):
-        value = kind(raw)
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"PAYHUB_{name.upper()} must be a{'n integer' if kind is int else ' number'}, "
+                             f"not {raw!r}") from None
         if value <= 0:
             raise ValueError(f"PAYHUB_{name.upper()} must be positive")
         return value

@@ -57,6 +57,13 @@ def late_watch_after(closed_at: datetime, now: datetime) -> datetime | None:
     return None
 
 
+def late_watch_due(closed_at: datetime, now: datetime) -> bool:
+    """Whether an age of the late watch has come (a payment scheduled otherwise, e.g. by the
+    migration that introduced the schedule, is only re-planned)."""
+    ages = _settings().late_watch
+    return bool(ages) and closed_at + timedelta(seconds=ages[0]) <= now
+
+
 def lease(settings: Any = None) -> timedelta:
     """How long a claim holds a payment: longer than any poll can take. A gateway call may spend
     its timeout connecting and again reading; the door may wait on a busy database."""

@@ -117,7 +117,8 @@ def _visit(run: _Sweep, payment_id: str) -> None:
     if payment.status == lifecycle.PENDING:
         _visit_pending(run, payment, lease_until)
     elif payment.status in poll_schedule.WATCHED:
-        _poll(run, payment)  # a late success is applied by the door, which then sets the schedule
+        if poll_schedule.late_watch_due(payment.updated_at, run.started):
+            _poll(run, payment)  # a late success is applied by the door, which then sets the schedule
         _release(run, payment.id, lease_until, poll_schedule.late_watch_after(payment.updated_at, utcnow()))
     else:  # nothing left to watch (a stale schedule)
         _release(run, payment.id, lease_until, None)

@@ -31,6 +31,7 @@ from .base import (
     RawRequest,
     StatusUpdate,
 )
+from .http import pooled_session
 from .payatom_fields import parse_json, poll_hash_candidates, text, to_update
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class PayAtomGateway:
         self._secret = secret_key
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._http = http or requests.Session()
+        self._http = http or pooled_session()
 
     @classmethod
     def from_config(cls, settings: Any) -> PayAtomGateway | None:

@@ -30,6 +30,7 @@ from .base import (
     RawRequest,
     StatusUpdate,
 )
+from .http import pooled_session
 from .paytm_fields import FORM, JSON_BODY, read_form, read_json_webhook, to_update
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class PaytmGateway:
         self._base_url = base_url.rstrip("/")
         self._public_url = public_url.rstrip("/")
         self._timeout = timeout
-        self._http = http or requests.Session()
+        self._http = http or pooled_session()
 
     @classmethod
     def from_config(cls, settings: Any) -> PaytmGateway | None:

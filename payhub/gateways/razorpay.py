@@ -31,6 +31,7 @@ from .base import (
     redact,
 )
 from .fields import header, json_object, text
+from .http import pooled_session
 
 DEFAULT_BASE_URL = "https://api.razorpay.com"
 MIN_AMOUNT = 100  # subunits (GATEWAYS.md §1d)
@@ -54,7 +55,7 @@ class RazorpayGateway:
         self._base_url = base_url.rstrip("/")
         self._checkout_name = checkout_name
         self._timeout = timeout
-        self._http = http or requests.Session()
+        self._http = http or pooled_session()
 
     @classmethod
     def from_config(cls, settings: Any) -> RazorpayGateway | None:

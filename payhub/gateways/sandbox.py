@@ -28,6 +28,7 @@ from .base import (
     RawRequest,
     StatusUpdate,
 )
+from .http import pooled_session
 
 SIGNATURE_HEADER = "X-Payhub-Signature"
 STATUS_MAP = {"success": "succeeded", "failure": "failed"}
@@ -71,7 +72,7 @@ class SandboxGateway:
         self._public_url = public_url.rstrip("/")
         self._open_session = open_session
         self._timeout = timeout
-        self._http = http or requests.Session()
+        self._http = http or pooled_session()
 
     @classmethod
     def from_config(cls, settings: Any) -> SandboxGateway | None:

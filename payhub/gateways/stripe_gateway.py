@@ -32,6 +32,7 @@ from .base import (
     redact,
 )
 from .fields import header, json_object, text
+from .http import pooled_session
 
 DEFAULT_BASE_URL = "https://api.stripe.com"
 TOLERANCE = 300  # seconds; older signatures are replays (Stripe's own library default)
@@ -73,7 +74,7 @@ class StripeGateway:
         self._publishable_key = publishable_key
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._http = http or requests.Session()
+        self._http = http or pooled_session()
         self._clock = clock
 
     @classmethod
