@@ -9,8 +9,8 @@ watch's last age). The sweep does not poll them blindly: it re-plans each one it
 its age and the settings of the moment (a young pending payment, or a closed one whose first
 late-watch age has not come, is rescheduled without a poll).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 10:21:40.312285
 """
 
@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
