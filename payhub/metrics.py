@@ -50,7 +50,7 @@ POLL_SECONDS = Histogram(
 )
 SWEEP_SECONDS = Histogram("payhub_sweep_seconds", "Duration of a sweep", buckets=SLOW, registry=REGISTRY)
 SWEEP_BACKLOG = Gauge(
-    "payhub_sweep_backlog", "Pending payments older than PAYHUB_POLL_AFTER (what the sweep has to poll)",
+    "payhub_sweep_backlog", "Payments due for a poll now (pending ones, late-watch checks): what the sweep has to do",
     registry=REGISTRY,
 )
 NOTIFICATIONS = Counter(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -64,9 +63,8 @@ def _database_gauges() -> None:
     counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
     for status in lifecycle.STATUSES:
         metrics.PAYMENTS.labels(status).set(counts.get(status, 0))
-    due = utcnow() - timedelta(seconds=current_app.config["PAYHUB"].poll_after)
-    backlog = select(func.count()).select_from(Payment).where(
-        Payment.status == lifecycle.PENDING, Payment.created_at <= due, Payment.checkout.is_not(None))
+    # Due for a poll now (the sweep's own schedule: pending ones and late-watch checks alike).
+    backlog = select(func.count()).select_from(Payment).where(Payment.next_poll_at <= utcnow())
     metrics.SWEEP_BACKLOG.set(db.session.execute(backlog).scalar_one())
     queued = dict(db.session.execute(
         select(OutboxMessage.state, func.count()).where(OutboxMessage.state != "delivered")
