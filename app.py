@@ -89,19 +89,27 @@ def wsgi():
     (`python -m payhub.worker`). One gunicorn worker per process: Socket.IO needs each client
     to stay on one process, which the load balancer in front arranges (deploy/nginx.conf)."""
     configure_logging()
-    return create_app(async_mode=ASYNC_MODE)
+    app = create_app(async_mode=ASYNC_MODE)
+    tune(app)
+    return app
+
+
+def tune(app) -> None:
+    """Issue 11: SQLite checkpoints off the event loop; start-up heap out of the collector's way
+    (last: everything built so far is frozen)."""
+    with app.app_context():
+        checkpoint.start(db.engine)
+    gc_tuning.after_startup()
 
 
 def main() -> None:
     configure_logging()
     raise_file_limit()
     app = create_app(async_mode=ASYNC_MODE)
-    with app.app_context():
-        checkpoint.start(db.engine)
     announce(app)
     if app.config["PAYHUB"].scheduler:
         scheduler.start(app)
-    gc_tuning.after_startup()
+    tune(app)
     serve(app)
 
 

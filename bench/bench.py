@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", choices=("hub", "baseline", "both"), default="both")
     parser.add_argument("--baseline-sqlite", choices=("hub", "default"), default="hub",
                         help="baseline's SQLite: the hub's settings (WAL, synchronous=NORMAL) or SQLite's defaults")
+    parser.add_argument("--hub-env", action="append", default=[], metavar="PAYHUB_NAME=VALUE",
+                        help="a setting for the hub (repeatable), e.g. PAYHUB_GROUP_COMMIT=0 to compare")
     parser.add_argument("--keep", action="store_true", help="keep the servers' folders (databases, logs)")
     return parser.parse_args(argv)
 
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_once(name: str, folder: Path, args: argparse.Namespace, number: int) -> dict:
     """One round on a freshly started target; the idle test runs only after the last round."""
-    target = HubTarget(folder) if name == "hub" else BaselineTarget(folder, args.baseline_sqlite)
+    env = dict(item.split("=", 1) for item in args.hub_env)
+    target = HubTarget(folder, env) if name == "hub" else BaselineTarget(folder, args.baseline_sqlite)
     say(f"{name}: starting (round {number + 1} of {args.rounds})")
     target.start(sum(counts(args).values()))
     options = argparse.Namespace(**{**vars(args), "idle": args.idle if number == args.rounds - 1 else 0})

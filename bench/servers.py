@@ -53,8 +53,8 @@ class HubTarget:
     callback_path = "/webhooks/sandbox"
     secret = SANDBOX_SECRET
 
-    def __init__(self, folder: Path) -> None:
-        self._hub = LiveHub(folder)
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
+        self._hub = LiveHub(folder, **(env or {}))
         self.url = self._hub.url
 
     def start(self, rows: int) -> None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, insert, or_, select, update
 
-from . import lifecycle, metrics, outbox, poll_schedule
+from . import group_commit, lifecycle, metrics, outbox, poll_schedule
 from .extensions import db
 from .gateways.base import StatusUpdate, redact
 from .logs import note_payment
@@ -75,16 +76,23 @@ class Outcome:
     event_id: int | None  # None: nothing was written (a notice about no payment of ours)
 
 
-def apply_update(update: StatusUpdate) -> Outcome:
-    """Apply one normalized update through the transition table; publish after the commit."""
-    session = db.session
+def apply_update(update: StatusUpdate, *, group: bool = False) -> Outcome:
+    """Apply one normalized update through the transition table; publish after the commit.
+
+    group=True (gateway callbacks): share the transaction and the commit with the callbacks
+    arriving at the same moment, where the database allows it (group_commit.py)."""
     started = time.perf_counter()
-    try:
-        outcome, applied = _record(update)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    grouped = group_commit.for_app(current_app) if group else None
+    done = grouped.apply(update, _record) if grouped is not None else None
+    if done is None:
+        session = db.session
+        try:
+            done = _record(update)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+    outcome, applied = done
     metrics.DOOR_SECONDS.labels(update.source).observe(time.perf_counter() - started)
     metrics.UPDATES.labels(update.source, outcome.result).inc()
     if applied:

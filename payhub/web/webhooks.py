@@ -96,7 +96,7 @@ def webhook(name: str) -> Any:
     if update is None:
         return reply(gateway, "ignored")
     try:
-        outcome = apply_update(update)
+        outcome = apply_update(update, group=True)
     except Exception:
         log.exception("%s webhook could not be recorded", name)
         return reply(gateway, "error")

@@ -51,3 +51,36 @@ def test_garbage_collection_pauses_are_on_metrics(live_hub, tmp_path):
         assert time.monotonic() < deadline, "no collection was ever timed"
         for _ in range(25):
             hub.create()
+
+
+def test_callbacks_arriving_together_share_commits_under_eventlet(live_hub, tmp_path):
+    """Group commit in the real server: a burst of callbacks (held up behind another writer)
+    is written in fewer commits than callbacks, each answered applied, each pushed once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.e2e.test_live import Watcher, callback
+
+    hub = live_hub(tmp_path / "hub", PAYHUB_SCHEDULER="0")
+    payments = [hub.create() for _ in range(30)]
+    watcher = Watcher(hub.url)
+    for payment in payments:
+        assert watcher.subscribe(payment)["ok"]
+
+    def commits() -> float:
+        text = requests.get(f"{hub.url}/metrics", headers=hub.headers, timeout=10).text
+        return sum(float(line.split()[1]) for line in text.splitlines()
+                   if line.startswith("payhub_commit_group_size_count"))
+
+    before = commits()
+    blocker = sqlite3.connect(tmp_path / "hub" / "payhub.db", isolation_level=None, timeout=15)
+    blocker.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(len(payments)) as pool:
+        answers = [pool.submit(callback, hub, p, "success") for p in payments]
+        time.sleep(1)
+        blocker.execute("ROLLBACK")
+        results = [a.result().json()["result"] for a in answers]
+    assert results == ["applied"] * len(payments)
+    assert commits() - before < len(payments)
+    pushed = sorted(watcher.next(timeout=10)["id"] for _ in payments)
+    assert pushed == sorted(p["id"] for p in payments)
+    watcher.close()
