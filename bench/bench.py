@@ -27,7 +27,7 @@ import aiohttp
 from idle import idle_test
 from load import PushLog, add_subscribers, close_all, jobs_for, saturate, steady, subscribe_all
 from report import create_figures, median_rounds, phase, table, verdicts
-from servers import BENCH, BaselineTarget, HubTarget, MachineCpu, Sampler
+from servers import BENCH, BaselineTarget, HubTarget, MachineCpu, Sampler, gc_figures, gc_pauses
 
 STARTED = time.perf_counter()
 
@@ -87,18 +87,20 @@ async def run_target(target: Any, args: argparse.Namespace) -> dict[str, Any]:
             await log.wait_for([p.id for p in warm], args.grace)
             say(f"{target.name}: saturation, {len(hot)} callbacks at concurrency {args.concurrency}")
             jobs = jobs_for(hot, target.secret)
+            gc_before = await gc_pauses(target, session)
             with Sampler(target.pid) as server, Sampler(os.getpid()) as driver, MachineCpu() as machine:
                 sent = await saturate(senders, url, jobs, args.concurrency, log)
                 waited = await log.wait_for([p.id for p in hot], args.grace)
             out["saturation"] = phase(sent, log, [p.id for p in hot], server, driver, machine, waited)
+            out["saturation"]["gc"] = gc_figures(gc_before, await gc_pauses(target, session))
         if calm:
             say(f"{target.name}: steady, {len(calm)} callbacks at {args.rate:g}/s, {args.subscribers} subscribers")
-            out["steady"] = await steady_phase(target, url, calm, args, log)
+            out["steady"] = await steady_phase(target, session, url, calm, args, log)
         if wide:
             subscribers = await add_subscribers(session, target.url, subscribers, wide, args.wide_subscribers, log)
             await asyncio.sleep(1)  # let the connects settle before the clock starts
             say(f"{target.name}: steady, {len(wide)} callbacks at {args.rate:g}/s, {len(subscribers)} subscribers")
-            out["steady_wide"] = await steady_phase(target, url, wide, args, log)
+            out["steady_wide"] = await steady_phase(target, session, url, wide, args, log)
         out["duplicate_pushes"], out["unexpected_pushes"] = log.duplicates, log.unexpected
         await close_all(subscribers)
         if target.name == "hub" and args.idle > 0:
@@ -123,13 +125,16 @@ async def make_payments(target: Any, session: aiohttp.ClientSession, count: int,
     return pays
 
 
-async def steady_phase(target: Any, url: str, pays: list[Any], args: argparse.Namespace, log: PushLog) -> dict:
+async def steady_phase(target: Any, session: aiohttp.ClientSession, url: str, pays: list[Any],
+                       args: argparse.Namespace, log: PushLog) -> dict:
     jobs = jobs_for(pays, target.secret)
+    gc_before = await gc_pauses(target, session)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as senders:
         with Sampler(target.pid) as server, Sampler(os.getpid()) as driver, MachineCpu() as machine:
             sent = await steady(senders, url, jobs, args.rate, log)
             waited = await log.wait_for([p.id for p in pays], args.grace)
-    return phase(sent, log, [p.id for p in pays], server, driver, machine, waited) | {"rate_asked": args.rate}
+    figures = phase(sent, log, [p.id for p in pays], server, driver, machine, waited)
+    return figures | {"rate_asked": args.rate, "gc": gc_figures(gc_before, await gc_pauses(target, session))}
 
 
 def raise_file_limit() -> None:

@@ -46,6 +46,7 @@ def create_figures(count: int, seconds: float, rtts: list[float], server: Any, d
                    machine: Any) -> dict[str, Any]:
     return {
         "creates": count, "seconds": round(seconds, 3), "creates_per_s": round(count / seconds, 1),
+        "server_cpu_ms_each": round(1000 * server.cpu_percent / 100 * seconds / count, 2),
         "rtt_ms": {f"p{p}": percentile(rtts, p) for p in (50, 99)} | {"max": percentile(rtts, 100)},
         "server_cpu_percent": round(server.cpu_percent), "driver_cpu_percent": round(driver.cpu_percent),
         "others_cpu_percent": max(round(machine.cpu_percent - server.cpu_percent - driver.cpu_percent), 0),
@@ -136,6 +137,8 @@ ROWS = [
     ("lost / callback errors", lambda r: f"{r['lost']} / {sum(r['errors'].values())}"),
     ("server CPU ms per callback", lambda r: round(10 * r["server_cpu_percent"] / r["callbacks_per_s"], 2)
      if r["callbacks_per_s"] else None),
+    ("GCs gen 0/1/2; full <= s", lambda r: f"{'/'.join(map(str, r['gc']['collections']))}; "
+                                           f"{r['gc']['full_max_s_at_most']}" if r.get("gc") else "-"),
     ("server RSS peak MB", lambda r: r["server_rss_peak_mb"]),
     ("CPU % server/driver/others", lambda r: f"{r['server_cpu_percent']} / {r['driver_cpu_percent']} / "
                                             f"{r['others_cpu_percent']}"),
@@ -159,7 +162,8 @@ def table(args: Any, results: dict[str, Any], idle: dict[str, Any] | None, check
     create = results.get("hub", {}).get("create")
     if create:
         lines += ["", f"create (hub, {args.create_concurrency} in flight): {create['creates_per_s']:,}/s over "
-                  f"{create['creates']:,}; answer p50/p99/max {_fmt(create['rtt_ms'])} ms; CPU % server/driver/"
+                  f"{create['creates']:,}; answer p50/p99/max {_fmt(create['rtt_ms'])} ms; server CPU "
+                  f"{create['server_cpu_ms_each']} ms each; CPU % server/driver/"
                   f"others {create['server_cpu_percent']} / {create['driver_cpu_percent']} / "
                   f"{create['others_cpu_percent']}"]
     if idle:

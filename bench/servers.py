@@ -88,6 +88,33 @@ class HubTarget:
         return made
 
 
+async def gc_pauses(target: Any, session: aiohttp.ClientSession) -> dict[str, float] | None:
+    """The hub's garbage collection pause histogram from /metrics: {bucket or 'count:g': value}.
+    None for a server without one (the baseline)."""
+    if target.name != "hub":
+        return None
+    async with session.get(f"{target.url}/metrics", headers=target._hub.headers) as answer:
+        text = await answer.text()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("payhub_gc_pause_seconds_bucket") and 'generation="2"' in line:
+            out[line.split('le="')[1].split('"')[0]] = float(line.split()[-1])
+        elif line.startswith("payhub_gc_pause_seconds_count"):
+            out["count:" + line.split('generation="')[1].split('"')[0]] = float(line.split()[-1])
+    return out
+
+
+def gc_figures(before: dict[str, float] | None, after: dict[str, float] | None) -> dict[str, Any] | None:
+    """Collections during a phase by generation, and the longest full one as a bucket bound."""
+    if before is None or after is None:
+        return None
+    grew = {k: after[k] - before.get(k, 0) for k in after}
+    buckets = sorted((float(k), v) for k, v in grew.items() if not k.startswith("count:") and k != "+Inf")
+    full = grew.get("count:2", 0)
+    longest = next((bound for bound, n in buckets if n >= full), None) if full else 0
+    return {"collections": [int(grew.get(f"count:{g}", 0)) for g in range(3)], "full_max_s_at_most": longest}
+
+
 class BaselineTarget:
     """bench/baseline_app.py; its rows are seeded straight into its database before it starts."""
 
