@@ -93,6 +93,8 @@ def apply_update(update: StatusUpdate, *, group: bool = False) -> Outcome:
             session.rollback()
             raise
     outcome, applied = done
+    if grouped is not None and outcome.payment is not None:
+        note_payment(outcome.payment["id"])  # a group's leader recorded others' payments too
     metrics.DOOR_SECONDS.labels(update.source).observe(time.perf_counter() - started)
     metrics.UPDATES.labels(update.source, outcome.result).inc()
     if applied:
