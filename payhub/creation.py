@@ -78,9 +78,7 @@ def claim_seconds(settings: Settings) -> float:
 
 def create_payment(request: dict[str, Any], gateway: Gateway, settings: Settings) -> Created:
     """Create (or replay) a payment. Raises OrderConflict, GatewayError, AmountNotAccepted."""
-    validate = getattr(gateway, "validate", None)
-    if validate is not None:
-        validate(order_id=request["order_id"], amount=request["amount"], currency=request["currency"])
+    gateway.validate(order_id=request["order_id"], amount=request["amount"], currency=request["currency"])
     digest = fingerprint(request)
     for _ in range(ROUNDS):
         created = _insert(request, digest, gateway, settings) or _join(request["order_id"], digest, gateway, settings)
@@ -107,8 +105,7 @@ def _insert(request: dict[str, Any], digest: str, gateway: Gateway, settings: Se
     """Insert the payment, holding its opening claim; None when the order_id already exists."""
     payment = _new_payment(request, digest, settings)
     ref = payment_ref(payment, status_page_url(settings, payment.id))
-    in_transaction = getattr(gateway, "opens_in_transaction", False)
-    if in_transaction:
+    if gateway.opens_in_transaction:
         _opened(payment, _gateway_create(gateway, ref, payment.id, None))
     else:
         payment.opening_until = utcnow() + timedelta(seconds=claim_seconds(settings))
@@ -120,7 +117,7 @@ def _insert(request: dict[str, Any], digest: str, gateway: Gateway, settings: Se
     except IntegrityError:  # the order_id exists (perhaps inserted a moment ago by a concurrent request)
         db.session.rollback()
         return None
-    if in_transaction:
+    if gateway.opens_in_transaction:
         return _announced(Created(payment, fresh=True))
     return _open(payment.id, ref, payment.opening_until, gateway)
 

@@ -1,4 +1,4 @@
-"""The gateway adapter protocol and the normalized update every adapter produces.
+"""The gateway adapter base class and the normalized update every adapter produces.
 
 Gateways are translators at the edge: bytes in, a verified `StatusUpdate` out; a payment in,
 a status query out. They know nothing of the database or of sockets (DESIGN.md).
@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
+
+import requests
 
 from ..lifecycle import Kind, kind_of, target_of
 
@@ -126,15 +128,30 @@ class RawRequest:
     method: str = "POST"
 
 
-@runtime_checkable
-class Gateway(Protocol):
-    """One implementation per payment gateway (RazorpayGateway, SandboxGateway, ...)."""
+class Gateway:
+    """The base of every adapter (RazorpayGateway, SandboxGateway, ...).
+
+    Each adapter implements create, parse_webhook and poll. The optional parts have their
+    defaults here, so callers use them directly (no probing for methods): `validate` accepts
+    every payment, a browser return is served only where `accepts_returns`, `webhook_reply`
+    leaves PayHub's default answer, and `opens_in_transaction` says whether create() may run
+    inside the payment's own insert (the sandbox writes its ledger row there). `_request` is
+    the one HTTP call wrapper: a transport failure becomes a GatewayError naming no credential.
+    """
 
     name: ClassVar[str]
+    # How error messages name the gateway ("razorpay unreachable", "Paytm status answered ...").
+    label: ClassVar[str] = ""
+    opens_in_transaction: ClassVar[bool] = False
+    accepts_returns: ClassVar[bool] = False
+
+    _base_url: str
+    _timeout: float
+    _http: requests.Session
 
     def create(self, payment: PaymentRef) -> Checkout:
         """Create the payment at the gateway. Raises GatewayError or AmountNotAccepted."""
-        ...
+        raise NotImplementedError
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate | None:
         """Verify a server-to-server callback on its raw bytes and normalize it.
@@ -142,11 +159,41 @@ class Gateway(Protocol):
         Raises InvalidSignature or BadCallback; None for an authentic event that says nothing
         about a payment's status (answered 2xx, nothing recorded).
         """
-        ...
+        raise NotImplementedError
 
     def poll(self, payment: PaymentRef) -> StatusUpdate:
         """Ask the gateway for the payment's status now. Raises GatewayError."""
-        ...
+        raise NotImplementedError
+
+    def validate(self, *, order_id: str, amount: int, currency: str) -> None:
+        """Raise AmountNotAccepted(message, field) for a payment this gateway cannot take, before
+        anything is stored or sent (a 400 to the merchant). By default every payment is taken."""
+
+    def parse_return(self, request: RawRequest) -> StatusUpdate:
+        """Verify a browser return (GET or POST /return/<name>) and normalize it (source RETURN).
+        Raises InvalidSignature / BadCallback like parse_webhook. Only where `accepts_returns`."""
+        raise NotImplementedError(f"{self.name} has no browser return")
+
+    def webhook_reply(self, result: str) -> tuple[Any, ...] | None:
+        """The gateway's own answer to a webhook, for gateways that expect one (PayAtom): (body,
+        status) or (body, status, headers); `result` is one of WEBHOOK_RESULTS. None: PayHub's
+        default JSON answer."""
+        return None
+
+    def _named(self, what: str) -> str:
+        return f"{self.label} {what}".strip()
+
+    def _request(self, method: str, path: str, what: str = "", *, timeout: float | None = None,
+                 **options: Any) -> requests.Response:
+        """One HTTP call to the gateway's API; any transport failure is a GatewayError."""
+        try:
+            return self._http.request(method, self._base_url + path, timeout=timeout or self._timeout, **options)
+        except requests.RequestException as exc:
+            raise GatewayError(f"{self._named(what)} unreachable: {type(exc).__name__}") from None
+
+    def _require_status(self, response: requests.Response, what: str = "", expected: int = 200) -> None:
+        if response.status_code != expected:
+            raise GatewayError(f"{self._named(what)} answered HTTP {response.status_code}")
 
 
 SECRET_KEYS = frozenset({
@@ -168,20 +215,7 @@ def redact(value: Any) -> Any:
     return value
 
 
-# Optional adapter methods, looked up with getattr() by the web layer and the creator:
-#
-#   validate(*, order_id: str, amount: int, currency: str) -> None
-#       Raise AmountNotAccepted(message, field) for a payment this gateway cannot take,
-#       before anything is stored or sent (a 400 to the merchant).
-#
-#   parse_return(request: RawRequest) -> StatusUpdate
-#       Verify a browser return (GET or POST /return/<name>) and normalize it (source
-#       RETURN). Raises InvalidSignature / BadCallback like parse_webhook.
-#
-#   webhook_reply(result: str) -> tuple[dict, int] | tuple[dict, int, dict] | None
-#       The gateway's own answer to a webhook, for gateways that expect one (PayAtom). `result`
-#       is one of WEBHOOK_RESULTS; an optional third item holds response headers. None means
-#       PayHub's default JSON answer.
+# What a webhook came to, for Gateway.webhook_reply.
 WEBHOOK_RESULTS = (
     "applied", "duplicate", "not_applied", "unknown_payment", "invalid_signature",
     "bad_callback", "ignored", "error",

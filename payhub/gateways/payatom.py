@@ -25,6 +25,7 @@ from .base import (
     AmountNotAccepted,
     BadCallback,
     Checkout,
+    Gateway,
     GatewayError,
     InvalidSignature,
     PaymentRef,
@@ -48,8 +49,9 @@ REPLIES = {
 REPLY_HEADERS = {"Content-Type": "application/json;charset=utf-8"}
 
 
-class PayAtomGateway:
+class PayAtomGateway(Gateway):
     name: ClassVar[str] = "payatom"
+    label: ClassVar[str] = "PayAtom"
 
     def __init__(
         self, *, pid: str, secret_key: str, base_url: str, timeout: float = 10,
@@ -159,12 +161,8 @@ class PayAtomGateway:
         return text_.replace(self._secret, "[redacted]")
 
     def _post(self, path: str, body: dict[str, str], what: str) -> dict[str, Any]:
-        try:
-            response = self._http.post(self._base_url + path, json=body, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise GatewayError(f"PayAtom {what} unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise GatewayError(f"PayAtom {what} answered HTTP {response.status_code}")
+        response = self._request("POST", path, what, json=body)
+        self._require_status(response, what)
         try:
             return parse_json(response.content, GatewayError)
         except GatewayError:

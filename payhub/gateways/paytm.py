@@ -24,6 +24,7 @@ from .base import (
     AmountNotAccepted,
     BadCallback,
     Checkout,
+    Gateway,
     GatewayError,
     InvalidSignature,
     PaymentRef,
@@ -39,8 +40,10 @@ PRODUCTION_URL = "https://securegw.paytm.in"
 ORDER_ID = re.compile(r"^[A-Za-z0-9@._-]{1,50}$")
 
 
-class PaytmGateway:
+class PaytmGateway(Gateway):
     name: ClassVar[str] = "paytm"
+    label: ClassVar[str] = "Paytm"
+    accepts_returns: ClassVar[bool] = True
 
     def __init__(
         self, *, mid: str, merchant_key: str, public_url: str, website: str = "DEFAULT",
@@ -139,15 +142,8 @@ class PaytmGateway:
         body_text = json.dumps(body, separators=(",", ":"))
         head = json.dumps({"signature": checksum.generate(body_text, self._key), "channelId": "WEB"})
         payload = f'{{"body":{body_text},"head":{head}}}'.encode()
-        try:
-            response = self._http.post(
-                self._base_url + path, data=payload, timeout=self._timeout,
-                headers={"Content-Type": "application/json"},
-            )
-        except requests.RequestException as exc:
-            raise GatewayError(f"Paytm {what} unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise GatewayError(f"Paytm {what} answered HTTP {response.status_code}")
+        response = self._request("POST", path, what, data=payload, headers={"Content-Type": "application/json"})
+        self._require_status(response, what)
         return self._response_body(response.text, what)
 
     def _response_body(self, text: str, what: str) -> dict[str, Any]:

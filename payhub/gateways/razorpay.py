@@ -23,6 +23,7 @@ from .base import (
     AmountNotAccepted,
     BadCallback,
     Checkout,
+    Gateway,
     GatewayError,
     InvalidSignature,
     PaymentRef,
@@ -40,8 +41,10 @@ MAX_RECEIPT = 40
 RETURN_LOOKUP_TIMEOUT = 4.0
 
 
-class RazorpayGateway:
+class RazorpayGateway(Gateway):
     name: ClassVar[str] = "razorpay"
+    label: ClassVar[str] = "razorpay"
+    accepts_returns: ClassVar[bool] = True
 
     def __init__(
         self, *, key_id: str, key_secret: str, webhook_secrets: Sequence[str] = (), public_url: str,
@@ -170,13 +173,8 @@ class RazorpayGateway:
 
     def _call(self, method: str, path: str, *, body: Any = None, timeout: float | None = None) -> dict[str, Any]:
         """One API call; every failure becomes a GatewayError that names no credential."""
-        try:
-            response = self._http.request(
-                method, self._base_url + path, json=body, auth=(self._key_id, self._key_secret),
-                timeout=min(timeout or self._timeout, self._timeout),
-            )
-        except requests.RequestException as exc:
-            raise GatewayError(f"razorpay unreachable: {type(exc).__name__}") from None
+        response = self._request(method, path, json=body, auth=(self._key_id, self._key_secret),
+                                 timeout=min(timeout or self._timeout, self._timeout))
         try:
             data = response.json()
         except ValueError:

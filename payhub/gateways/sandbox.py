@@ -22,6 +22,7 @@ from .base import (
     WEBHOOK,
     BadCallback,
     Checkout,
+    Gateway,
     GatewayError,
     InvalidSignature,
     PaymentRef,
@@ -57,8 +58,9 @@ def to_update(data: dict[str, Any], source: str, **extra: Any) -> StatusUpdate:
     )
 
 
-class SandboxGateway:
+class SandboxGateway(Gateway):
     name: ClassVar[str] = "sandbox"
+    label: ClassVar[str] = "sandbox"
     # create() writes only to PayHub's own database, in the caller's transaction (no network I/O),
     # so creation commits the payment and the ledger entry together.
     opens_in_transaction: ClassVar[bool] = True
@@ -106,13 +108,8 @@ class SandboxGateway:
         return to_update(data, WEBHOOK, gateway_order_id=txn, gateway_event_id=event_id)
 
     def poll(self, payment: PaymentRef) -> StatusUpdate:
-        url = f"{self._base_url}/status/{payment.gateway_order_id}"
-        try:
-            response = self._http.get(url, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise GatewayError(f"sandbox status unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise GatewayError(f"sandbox status answered {response.status_code}")
+        response = self._request("GET", f"/status/{payment.gateway_order_id}", "status")
+        self._require_status(response, "status")
         try:
             data = response.json()
         except ValueError:

@@ -24,6 +24,7 @@ from .base import (
     AmountNotAccepted,
     BadCallback,
     Checkout,
+    Gateway,
     GatewayError,
     InvalidSignature,
     PaymentRef,
@@ -62,8 +63,9 @@ def verify_signature(secret: str, body: bytes, value: str | None, *, now: float,
         raise InvalidSignature("Stripe-Signature timestamp is too old")
 
 
-class StripeGateway:
+class StripeGateway(Gateway):
     name: ClassVar[str] = "stripe"
+    label: ClassVar[str] = "stripe"
 
     def __init__(
         self, *, secret_key: str, webhook_secret: str = "", publishable_key: str = "",
@@ -153,12 +155,7 @@ class StripeGateway:
         headers = {"Authorization": f"Bearer {self._secret_key}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            response = self._http.request(
-                method, self._base_url + path, data=data, params=params, headers=headers, timeout=self._timeout,
-            )
-        except requests.RequestException as exc:
-            raise GatewayError(f"stripe unreachable: {type(exc).__name__}") from None
+        response = self._request(method, path, data=data, params=params, headers=headers)
         try:
             body = response.json()
         except ValueError:

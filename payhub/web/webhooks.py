@@ -56,8 +56,7 @@ def raw_request() -> RawRequest:
 
 def reply(gateway: Any, result: str) -> Any:
     metrics.CALLBACKS.labels(gateway.name, result).inc()
-    custom = getattr(gateway, "webhook_reply", None)
-    answer = custom(result) if custom is not None else None
+    answer = gateway.webhook_reply(result)
     # A gateway's own answer may add headers (PayAtom wants application/json;charset=utf-8).
     body, status, *headers = answer if answer is not None else DEFAULT_REPLIES[result]
     return jsonify(body), status, *headers
@@ -109,11 +108,10 @@ def webhook(name: str) -> Any:
 @timed("return")
 def browser_return(name: str) -> Any:
     gateway = _gateway(name)
-    parse = getattr(gateway, "parse_return", None)
-    if parse is None:
+    if not gateway.accepts_returns:
         abort(404)
     try:
-        update = parse(raw_request())
+        update = gateway.parse_return(raw_request())
         if update.source != RETURN:
             raise BadCallback("adapter returned a non-return update")
         outcome = apply_update(update)
