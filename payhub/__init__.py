@@ -94,7 +94,8 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
 def _register(app: Flask) -> None:
     from . import cli, realtime
     from .gateways import build_gateways
-    from .web import api, apidocs, cors, dashboard, errors, ops, pages, request_ids, sandbox, webhooks
+    from .sandbox import pages as sandbox
+    from .web import api, apidocs, cors, dashboard, errors, ops, pages, request_ids, webhooks
 
     app.extensions["payhub.gateways"] = build_gateways(app.config["PAYHUB"])
     for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp, dashboard.bp, apidocs.bp):

@@ -18,9 +18,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 
 from . import ROOT
-from . import sandbox_ledger as ledger
 from .extensions import db
 from .models import Payment
+from .sandbox import ledger
 
 payhub_cli = AppGroup("payhub", help="PayHub operations. Settings come from PAYHUB_* variables (and .env).")
 

@@ -113,7 +113,7 @@ def api(client: FlaskClient) -> Api:
 
 
 def sign_sandbox(body: bytes, secret: str = SANDBOX_SECRET) -> str:
-    """Computed here with the standard library, independently of payhub.gateways.sandbox."""
+    """Computed here with the standard library, independently of payhub.sandbox.adapter."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

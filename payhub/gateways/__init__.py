@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..sandbox.adapter import SandboxGateway
 from .base import Gateway
 from .payatom import PayAtomGateway
 from .paytm import PaytmGateway
 from .razorpay import RazorpayGateway
-from .sandbox import SandboxGateway
 from .stripe_gateway import StripeGateway
 
 # name -> adapter class. An adapter's from_config() returns None when its credentials are

@@ -9,7 +9,7 @@ import pytest
 
 from payhub import tokens
 from payhub.gateways.base import BadCallback, InvalidSignature, RawRequest, redact
-from payhub.gateways.sandbox import SandboxGateway
+from payhub.sandbox.adapter import SandboxGateway
 
 
 def tamper(token: str) -> str:

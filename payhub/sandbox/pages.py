@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 
-from .. import sandbox_ledger as ledger
-from .auth import settings
+from ..web.auth import settings
+from . import ledger
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import requests
 
-from . import fields
-from .base import (
+from ..gateways import fields
+from ..gateways.base import (
     POLL,
     WEBHOOK,
     BadCallback,
@@ -80,7 +80,7 @@ class SandboxGateway(Gateway):
     def from_config(cls, settings: Any) -> SandboxGateway | None:
         if not settings.sandbox:
             return None
-        from ..sandbox_ledger import open_session
+        from .ledger import open_session
 
         return cls(
             webhook_secret=settings.sandbox_webhook_secret, base_url=settings.sandbox_base_url,

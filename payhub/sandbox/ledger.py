@@ -15,10 +15,10 @@ from typing import Any
 import requests
 from sqlalchemy import insert
 
-from .extensions import db, socketio
-from .gateways.base import PaymentRef
-from .gateways.sandbox import SIGNATURE_HEADER, sign
-from .models import SandboxTransaction
+from ..extensions import db, socketio
+from ..gateways.base import PaymentRef
+from ..models import SandboxTransaction
+from .adapter import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
