@@ -95,7 +95,18 @@ def _register(app: Flask) -> None:
     from . import cli, realtime
     from .gateways import build_gateways
     from .sandbox import pages as sandbox
-    from .web import api, apidocs, cors, dashboard, errors, ops, pages, request_ids, webhooks
+    from .web import (
+        api,
+        apidocs,
+        cors,
+        dashboard,
+        errors,
+        ops,
+        pages,
+        request_ids,
+        status,  # noqa: F401 - adds the polling endpoint to the API's blueprint (blueprints.py)
+        webhooks,
+    )
 
     app.extensions["payhub.gateways"] = build_gateways(app.config["PAYHUB"])
     for blueprint in (api.bp, webhooks.bp, ops.bp, pages.bp, sandbox.bp, dashboard.bp, apidocs.bp):

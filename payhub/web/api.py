@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 from sqlalchemy import and_, or_, select
 
 from .. import lifecycle, review, tokens
@@ -20,10 +20,11 @@ from ..gateways.base import API, AmountNotAccepted, GatewayError, StatusUpdate
 from ..models import Payment, PaymentEvent
 from ..polling import claim_refresh, poll_payment
 from ..views import payment_view, public_view
+from . import blueprints
 from .auth import has_api_key, has_token_for, require_api_key, settings
 from .errors import ApiError
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = blueprints.api
 
 
 def json_body() -> Any:
@@ -187,5 +188,3 @@ def resolve_response(payment: Payment, body: Any, *, via: str) -> Any:
                        "only a needs_review payment can be resolved", payment_status=payment.status)
     return jsonify(payment_view(payment))
 
-
-from . import status  # noqa: E402,F401  (registers /api/payments/<id>/status on this blueprint)

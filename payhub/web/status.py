@@ -10,8 +10,8 @@ from flask import Response, jsonify, request
 from ..extensions import db, socketio
 from ..models import Payment
 from ..views import public_view
-from .api import bp
 from .auth import has_token_for
+from .blueprints import api as bp
 from .errors import ApiError
 
 MAX_WAIT = 30
