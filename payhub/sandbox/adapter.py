@@ -29,7 +29,7 @@ from ..gateways.base import (
     RawRequest,
     StatusUpdate,
 )
-from .http import pooled_session
+from ..gateways.http import pooled_session
 
 SIGNATURE_HEADER = "X-Payhub-Signature"
 STATUS_MAP = {"success": "succeeded", "failure": "failed"}
