@@ -135,13 +135,14 @@ def test_a_worker_killed_9_and_restarted_carries_on(cluster):
 
 
 def test_two_workers_never_poll_a_payment_twice_at_once_nor_send_a_notification_twice(cluster, tmp_path):
-    # A slow sandbox status API (0.5 s a poll, within the sweep's lease) and a slow merchant (1.5 s).
+    # A slow sandbox status API (1.5 s a poll: longer than the 1 s sweep interval, so only the
+    # per-claim poll lease keeps the other worker off a payment being polled) and a slow merchant.
     gateway = FakeServer()
     polls: dict[str, list[tuple[float, float]]] = defaultdict(list)
 
     def status(call: Call, match: Any) -> Answer:
         start = time.monotonic()
-        time.sleep(0.5)
+        time.sleep(1.5)
         polls[match["txn"]].append((start, time.monotonic()))
         return Answer(200, {"transaction_id": match["txn"], "status": "processing", "amount": 1000,
                             "currency": "INR"})
