@@ -188,23 +188,23 @@ def run_sweepers(env: dict[str, str], processes: int, async_mode: str) -> list[d
 
 
 def worker(spec: dict[str, Any]) -> None:
-    """One sweeper process: build the app as app.py does, wait for the start, sweep once."""
-    if spec["async_mode"] == "eventlet":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import eventlet
-        eventlet.monkey_patch()
+    """One sweeper process, set up as `python app.py` sets up the server (importing app.py
+    monkey-patches for eventlet and makes psycopg wait greenly; then the WAL checkpoint thread
+    and the GC tuning), which then waits for the start and sweeps once."""
     import logging
     import resource
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    os.environ["PAYHUB_ASYNC_MODE"] = spec["async_mode"]
     sys.path.insert(0, str(ROOT))
-    from payhub import create_app
+    import app as server
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     from payhub.scheduler import sweep
 
-    app = create_app(spec["env"], async_mode=spec["async_mode"])
+    app = server.create_app(spec["env"], async_mode=spec["async_mode"])
+    with app.app_context():
+        server.checkpoint.start(server.db.engine)
+    server.gc_tuning.after_startup()
     time.sleep(max(0.0, spec["start_at"] - time.time()))
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
