@@ -141,7 +141,7 @@ def test_a_request_waiting_on_a_failed_first_opens_the_same_payment_itself(make_
 
 
 def test_a_different_body_for_an_order_being_opened_is_a_conflict_at_once(make_app, razorpay):
-    hub = make_app(**razorpay_settings(razorpay))
+    hub = make_app(**{**razorpay_settings(razorpay), "PAYHUB_GATEWAY_TIMEOUT": "15"})  # the create takes 5 s
     razorpay.script(Answer.delayed(5), path="/v1/orders")
     body = razorpay_body()
     results: list[Any] = []
