@@ -37,7 +37,7 @@ from .paytm_fields import FORM, JSON_BODY, read_form, read_json_webhook, to_upda
 log = logging.getLogger(__name__)
 
 PRODUCTION_URL = "https://securegw.paytm.in"
-ORDER_ID = re.compile(r"^[A-Za-z0-9@._-]{1,50}$")
+ORDER_ID = re.compile(r"[A-Za-z0-9@._-]{1,50}")  # fullmatch: whole values only
 
 
 class PaytmGateway(Gateway):
@@ -77,7 +77,7 @@ class PaytmGateway(Gateway):
             raise AmountNotAccepted("Paytm takes INR only", field="currency")
         if amount < 1:
             raise AmountNotAccepted("amount must be at least 1 paisa")
-        if not ORDER_ID.match(order_id):
+        if not ORDER_ID.fullmatch(order_id):
             raise AmountNotAccepted(
                 "Paytm order ids are 1-50 characters of letters, digits and @ . _ -", field="order_id",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
@@ -39,9 +40,9 @@ def decide(txn_id: str) -> Any:
     if action not in ("pay", "fail", "abandon"):
         abort(400)
     delay = request.form.get("delay", "0")
-    delay_s = min(int(delay), MAX_DELAY) if delay.isdigit() else 0
+    delay_s = min(int(delay), MAX_DELAY) if re.fullmatch(r"[0-9]{1,4}", delay) else 0
     paid = request.form.get("amount", "")
-    amount = int(paid) if paid.isdigit() and 0 < int(paid) < 10**13 else txn.amount
+    amount = int(paid) if re.fullmatch(r"[0-9]{1,13}", paid) and 0 < int(paid) < 10**13 else txn.amount
     if action != "abandon" and txn.status == "processing":
         status = ledger.OUTCOMES[action]
         ledger.settle(txn, status, amount)

@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 from ..money import EXPONENTS, MAX_AMOUNT
 from .errors import ApiError
 
-ORDER_ID = re.compile(r"^[A-Za-z0-9_\-.@]{1,64}$")
+# Whole values only (fullmatch): with `$`, "order-1\n" would pass as a second order id.
+ORDER_ID = re.compile(r"[A-Za-z0-9_\-.@]{1,64}")
 FIELDS = {"order_id", "amount", "currency", "gateway", "customer", "return_url", "metadata"}
 CUSTOMER_FIELDS = {"name": 100, "email": 254, "phone": 20}
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PHONE = re.compile(r"\+?[0-9 ()\-]{6,20}")
 
 
 def bad(message: str, field: str) -> ApiError:
@@ -28,7 +29,7 @@ def validate_create(body: Any, known_gateways: tuple[str, ...]) -> dict[str, Any
     if extra:
         raise bad(f"unknown field {extra[0]!r}", extra[0])
     order_id = body.get("order_id")
-    if not isinstance(order_id, str) or not ORDER_ID.match(order_id):
+    if not isinstance(order_id, str) or not ORDER_ID.fullmatch(order_id):
         raise bad("order_id must be 1-64 characters of letters, digits and _-.@", "order_id")
     currency = body.get("currency")
     if not isinstance(currency, str) or currency.upper() not in EXPONENTS:
@@ -58,9 +59,9 @@ def _customer(value: Any) -> dict[str, str]:
             raise bad(f"unknown field {key!r}", f"customer.{key}")
         if not isinstance(item, str) or len(item) > limit:
             raise bad(f"customer.{key} must be a string of at most {limit} characters", f"customer.{key}")
-    if value.get("email") and not EMAIL.match(value["email"]):
+    if value.get("email") and not EMAIL.fullmatch(value["email"]):
         raise bad("customer.email is not an email address", "customer.email")
-    if value.get("phone") and not PHONE.match(value["phone"]):
+    if value.get("phone") and not PHONE.fullmatch(value["phone"]):
         raise bad("customer.phone is not a phone number", "customer.phone")
     return dict(value)
 
