@@ -29,7 +29,10 @@ elif ASYNC_MODE == "gevent":
 
     monkey.patch_all()
 
+import errno  # noqa: E402
 import resource  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
 
 from payhub import checkpoint, create_app, gc_tuning, logs, scheduler  # noqa: E402
 from payhub.extensions import db, socketio  # noqa: E402
@@ -55,27 +58,53 @@ def announce(app) -> None:
         print(f"Development API key (shown once): {settings.api_key}", flush=True)
 
 
-def terminated_input(wsgi_app):
-    """eventlet de-chunks request bodies but does not say so: without wsgi.input_terminated,
-    Werkzeug reads a chunked body as empty. (Werkzeug still enforces the 64 KiB limit on it.)"""
-
-    def middleware(environ, start_response):
-        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            environ["wsgi.input_terminated"] = True
-        return wsgi_app(environ, start_response)
-
-    return middleware
+class PortInUse(SystemExit):
+    """Exit status 1 with the message on stderr."""
 
 
-def serve(app) -> None:
+def bind(host: str, port: int, settle: float = 10) -> socket.socket:
+    """The listening socket, bound without SO_REUSEPORT: a port another process (a second
+    PayHub, say) is listening on is a clear error at start, never a silently shared socket.
+
+    A port that only the closing connections of a process just killed still hold (nothing
+    listens there any more) is waited for, up to `settle` seconds."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    deadline = time.monotonic() + settle
+    while True:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only, not a live listener
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise PortInUse(f"PayHub cannot listen on {host}:{port}: {exc.strerror}") from None
+            if listening(family, address) or time.monotonic() > deadline:
+                raise PortInUse(f"PayHub cannot start: port {port} on {host} is already in use (another PayHub, "
+                                "or another program, is listening there). Stop it or set PAYHUB_PORT.") from None
+            time.sleep(0.2)
+            continue
+        sock.listen(BACKLOG)
+        return sock
+
+
+def listening(family: int, address: tuple) -> bool:
+    """Whether something accepts connections at `address` right now."""
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(address) == 0
+
+
+def serve(app, listener: socket.socket) -> None:
     settings = app.config["PAYHUB"]
     if ASYNC_MODE == "eventlet":
         import eventlet.wsgi
 
-        app.wsgi_app = terminated_input(app.wsgi_app)
-        listener = eventlet.listen((settings.host, settings.port), backlog=BACKLOG)
         eventlet.wsgi.server(listener, app, max_size=MAX_CONNECTIONS, log_output=False)
     else:
+        # Werkzeug (threading) and gevent bind their own socket, also without SO_REUSEPORT:
+        # ours only proved the port free, and is handed back just before they bind.
+        listener.close()
         socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True, log_output=False)
 
 
@@ -106,11 +135,14 @@ def main() -> None:
     configure_logging()
     raise_file_limit()
     app = create_app(async_mode=ASYNC_MODE)
+    settings = app.config["PAYHUB"]
+    # Before the scheduler starts and before "PayHub on …" is printed: a clash is the only output.
+    listener = bind(settings.host, settings.port)
     announce(app)
-    if app.config["PAYHUB"].scheduler:
+    if settings.scheduler:
         scheduler.start(app)
     tune(app)
-    serve(app)
+    serve(app, listener)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import event
 
-from . import schema
+from . import filemodes, logsafe, schema
 from .config import Settings, load_settings
-from .extensions import db, socketio
+from .extensions import csrf, db, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 64 * 1024
@@ -24,6 +25,7 @@ def create_app(test_config: Mapping[str, str] | None = None, *, async_mode: str 
     `async_mode` is chosen by whoever runs the server (app.py); the CLI and the tests use
     plain threads.
     """
+    logsafe.install()
     env = dict(test_config) if test_config is not None else None
     instance = (env or os.environ).get("PAYHUB_INSTANCE_PATH") or str(ROOT / "instance")
     Path(instance).mkdir(parents=True, exist_ok=True)
@@ -31,6 +33,7 @@ def create_app(test_config: Mapping[str, str] | None = None, *, async_mode: str 
     app = Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     _configure(app, settings)
+    filemodes.secure_sqlite(settings.database_url)
     _bind_extensions(app, settings, async_mode)
     _register(app)
     schema.init_app(app)
@@ -47,7 +50,13 @@ def _configure(app: Flask, settings: Settings) -> None:
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         JSON_SORT_KEYS=False,
+        # CSRF is checked where a view asks (the dashboard), not on gateway callbacks; a
+        # token lives as long as the operator's session.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
     )
 
 
@@ -73,13 +82,13 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
-    allowed = set(settings.cors_origins)
+    allowed = {origin_of(o) for o in (*settings.cors_origins, settings.public_url)}
 
     def origin_allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:
+        # Never the Host header: a DNS-rebinding page sends a Host of its own choosing.
         if not origin:  # engine.io asks about requests without an Origin too (same-origin polling)
             return False
-        same = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin.rstrip("/") in allowed or origin == same
+        return origin_of(origin) in allowed
 
     # The unbound SocketIO keeps the options of its last init_app; a message queue manager left
     # from an earlier app (tests build many) must not leak into this one.
@@ -89,10 +98,25 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
         message_queue=settings.message_queue or None, cors_allowed_origins=origin_allowed,
         max_http_buffer_size=MAX_BODY, json=None,
     )
+    csrf.init_app(app)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL or Origin header, lower-case, default ports dropped."""
+    parts = urlsplit(url.strip().lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _register(app: Flask) -> None:
-    from . import cli, realtime
+    from . import cli, longpoll, ratelimit, realtime
     from .gateways import build_gateways
     from .sandbox import pages as sandbox
     from .web import (
@@ -101,6 +125,7 @@ def _register(app: Flask) -> None:
         cors,
         dashboard,
         errors,
+        hardening,
         ops,
         pages,
         request_ids,
@@ -113,6 +138,9 @@ def _register(app: Flask) -> None:
         app.register_blueprint(blueprint)
     errors.init_app(app)
     request_ids.init_app(app)
+    ratelimit.init_app(app, app.config["PAYHUB"])
+    longpoll.init_app(app)
+    hardening.init_app(app, MAX_BODY)
     cors.init_app(app)
     realtime.init_app(app)
     cli.init_app(app)

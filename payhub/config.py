@@ -49,6 +49,24 @@ class Settings:
     log_level: str = "INFO"
     merchant_webhook_url: str = ""
     merchant_webhook_secret: str = ""
+    # The demo shop at / (sandbox payments only); unset = on exactly when the sandbox is.
+    demo_shop: bool | None = None
+    # Abuse limits (CONTRACT.md §9, README "Security"). Limit strings are Flask-Limiter's
+    # ("10/minute;100/hour"), counted per client address.
+    rate_limits: bool = True
+    rate_limit_storage: str = ""
+    limit_shop: str = "10/minute;60/hour"
+    limit_returns: str = "30/minute"
+    limit_signin: str = "10/minute;50/hour"
+    limit_status: str = "120/minute"
+    limit_socket: str = "60/minute"
+    limit_subscribe: str = "120/minute"
+    # Long polls one process holds at once; beyond it GET …/status?wait= answers 429.
+    long_poll_max: int = 1000
+    # How many reverse proxies in front set X-Forwarded-For / -Proto (0: trust none).
+    trusted_proxies: int = 0
+    # Bearer token GET /metrics requires; empty = open (local use).
+    metrics_token: str = ""
     # Every other PAYHUB_* variable (gateway credentials, base URLs), lower-cased without
     # the prefix, for the gateway adapters' from_config().
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -59,23 +77,26 @@ class Settings:
         return self.extra.get(name, default) or default
 
 
+_MAY_BE_ZERO = {"trusted_proxies"}
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _convert(name: str, kind: type, raw: str) -> object:
     raw = raw.strip()
-    if kind is bool:
+    if kind is bool:  # also bool | None: an explicit value
         if raw.lower() not in _BOOL:
             raise ValueError(f"PAYHUB_{name.upper()} must be a boolean, not {raw!r}")
         return _BOOL[raw.lower()]
     if kind in (int, float):
         try:
+            if not raw.isascii():  # "²" passes int() checks elsewhere; never here
+                raise ValueError(raw)
             value = kind(raw)
         except ValueError:
             raise ValueError(f"PAYHUB_{name.upper()} must be a{'n integer' if kind is int else ' number'}, "
                              f"not {raw!r}") from None
-        if value <= 0:
-            raise ValueError(f"PAYHUB_{name.upper()} must be positive")
+        if value < 0 or (value == 0 and name not in _MAY_BE_ZERO):
+            raise ValueError(f"PAYHUB_{name.upper()} must be {'0 or more' if name in _MAY_BE_ZERO else 'positive'}")
         return value
     if kind == tuple[str, ...]:
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
@@ -105,8 +126,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -
 
         env = {**dotenv_values(".env"), **os.environ}
     types = {f.name: f.type for f in fields(Settings)}
-    kinds = {"int": int, "float": float, "bool": bool, "str": str, "tuple[str, ...]": tuple[str, ...],
-             "tuple[float, ...]": tuple[float, ...]}
+    kinds = {"int": int, "float": float, "bool": bool, "bool | None": bool, "str": str,
+             "tuple[str, ...]": tuple[str, ...], "tuple[float, ...]": tuple[float, ...]}
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
     for key, raw in env.items():
@@ -122,8 +143,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str) -
     values.setdefault("public_url", f"http://{host}:{port}")
     values["public_url"] = str(values["public_url"]).rstrip("/")
     values.setdefault("sandbox_base_url", f"{values['public_url']}/sandbox")
+    if values.get("demo_shop") is None:
+        values["demo_shop"] = values.get("sandbox", True)
     settings = Settings(instance_path=instance_path, extra=extra, **values)  # type: ignore[arg-type]
     _check_merchant_webhook(settings)
+    if settings.demo_shop and not settings.sandbox:
+        raise ValueError("PAYHUB_DEMO_SHOP=1 needs PAYHUB_SANDBOX=1: the demo shop only makes sandbox payments")
     return _fill_secrets(settings)
 
 

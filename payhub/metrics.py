@@ -65,3 +65,7 @@ HTTP_SECONDS = Histogram(
     "payhub_http_request_seconds", "HTTP requests, by route (Flask endpoint), method and status",
     ["endpoint", "method", "status"], buckets=FAST, registry=REGISTRY,
 )
+LONG_POLLS = Gauge("payhub_long_polls_held", "Status long polls this process holds right now", registry=REGISTRY)
+RATE_LIMITED = Counter(
+    "payhub_rate_limited_total", "Requests refused with 429, by entry point", ["entry"], registry=REGISTRY,
+)

@@ -153,3 +153,16 @@ class OutboxMessage(db.Model):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_payment", "payment_id", "state", "id"),
     )
+
+
+class OperatorSession(db.Model):
+    """A signed-in dashboard session. The cookie holds a random token; this row holds only
+    its sha256, so signing out (deleting the row) ends the session in every process."""
+
+    __tablename__ = "operator_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Bound to the API key it was opened with: rotating the key signs every operator out.
+    key_mark: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import metrics
+from . import longpoll, metrics
 from .extensions import socketio
 
 EVENT = "payment_status"
@@ -26,6 +26,7 @@ def publish(view: dict[str, Any]) -> None:
         socketio.emit(EVENT, view, to=room(view["id"]))
         socketio.emit(EVENT, view, to=OPERATORS)
     metrics.PUSHES.inc()
+    longpoll.notify(view)  # this process's held long polls on the payment (payhub/longpoll.py)
 
 
 def announce_created(payment_id: str) -> None:

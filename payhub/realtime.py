@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask_socketio import join_room, leave_room
 
-from . import metrics, tokens
+from . import metrics, ratelimit, tokens
 from .extensions import db, socketio
 from .models import Payment
 from .publishing import OPERATORS, room
@@ -29,6 +29,9 @@ def _verified_id(data: Any) -> str | None:
 
 
 def on_subscribe(data: Any = None) -> dict[str, Any]:
+    if not ratelimit.allow("subscribe"):
+        metrics.SUBSCRIPTIONS.labels("rate_limited").inc()
+        return {"ok": False, "error": "rate_limited"}
     payment_id = _verified_id(data)
     if payment_id is None:
         metrics.SUBSCRIPTIONS.labels("invalid_token").inc()
@@ -65,6 +68,9 @@ def on_operators_join(data: Any = None) -> dict[str, Any]:
 
 
 def on_connect(auth: Any = None) -> None:
+    if not ratelimit.allow("socket"):
+        # The client's connect_error carries this message.
+        raise ConnectionRefusedError("rate_limited")
     metrics.CONNECTED.inc()
 
 

@@ -112,6 +112,20 @@ def api(client: FlaskClient) -> Api:
     return Api(client)
 
 
+def csrf_token(client: FlaskClient, path: str = "/dashboard") -> str:
+    """The CSRF token a dashboard page hands this client's session (as a browser would get it)."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    return found.group(1) if found else ""  # the tests of CSRF itself check that there is one
+
+
+def sign_in(client: FlaskClient, key: str = API_KEY) -> Any:
+    """Sign in to the dashboard through its form, CSRF token included."""
+    return client.post("/dashboard/signin", data={"api_key": key, "csrf_token": csrf_token(client)})
+
+
 def sign_sandbox(body: bytes, secret: str = SANDBOX_SECRET) -> str:
     """Computed here with the standard library, independently of payhub.sandbox.adapter."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -37,6 +37,16 @@ class BadCallback(Exception):
     """The callback is authentic (or could not even be checked) but cannot be understood."""
 
 
+class UnverifiedReturn(Exception):
+    """A browser return the gateway does not sign (e.g. Razorpay's failure return): anyone can
+    send one, so it is never an update. Nothing is written and no token is issued; the web
+    layer only sends the shopper on to a page they already hold a token for."""
+
+    def __init__(self, gateway_order_id: str | None) -> None:
+        super().__init__("unsigned browser return")
+        self.gateway_order_id = gateway_order_id
+
+
 class AmountNotAccepted(ValueError):
     """The gateway cannot take this amount/currency (e.g. below its minimum): a 400."""
 
@@ -105,6 +115,10 @@ class StatusUpdate:
     # payment matches, it is recorded and answered 2xx instead of asking the gateway to retry.
     unknown_is_foreign: bool = False
     kind: Kind | None = None
+    # (order id, amount) when the gateway signs them joined with no separator (PayAtom): the
+    # same bytes could name another order. The hub then applies the update only if no other
+    # payment it opened can claim them (payhub/joined_binding.py); otherwise nothing is written.
+    joined_order_amount: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind is None:

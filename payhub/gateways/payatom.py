@@ -109,7 +109,8 @@ class PayAtomGateway(Gateway):
         expected = envelope.webhook_digest(order_id, amount, status, self._secret)
         if not envelope.carries(post_hash, self._secret, expected):
             raise InvalidSignature("post_hash does not match")
-        return to_update(data, order_id=order_id, amount=amount, status=status, source=WEBHOOK)
+        update = to_update(data, order_id=order_id, amount=amount, status=status, source=WEBHOOK)
+        return replace(update, joined_order_amount=(order_id, amount))
 
     def webhook_reply(self, result: str) -> tuple[dict[str, str], int, dict[str, str]]:
         hash_status, acknowledge = REPLIES.get(result, ("HashMismatch", "no"))

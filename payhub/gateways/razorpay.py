@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import requests
 
@@ -29,6 +29,7 @@ from .base import (
     PaymentRef,
     RawRequest,
     StatusUpdate,
+    UnverifiedReturn,
     redact,
 )
 from .fields import header, json_object, text
@@ -141,18 +142,14 @@ class RazorpayGateway(Gateway):
             pass
         return StatusUpdate(gateway=self.name, source=RETURN, gateway_order_id=order_id, payload=payload, **facts)
 
-    def _failed_return(self, fields: Mapping[str, str]) -> StatusUpdate:
-        """A failed checkout posts error[...] fields, unsigned: a hint that changes nothing."""
+    def _failed_return(self, fields: Mapping[str, str]) -> NoReturn:
+        """A failed checkout posts error[...] fields, unsigned: not an update at all (§5)."""
         try:
             metadata = json.loads(fields.get("error[metadata]", ""))
             order_id = text(metadata, "order_id")
         except (ValueError, TypeError, AttributeError, RecursionError):
             raise BadCallback("a Razorpay return needs razorpay_signature or error[metadata]") from None
-        kept = {k: v[:500] for k, v in fields.items() if k.startswith("error[")}
-        return StatusUpdate(
-            gateway=self.name, status="pending", gateway_status="checkout_error", source=RETURN,
-            gateway_order_id=order_id, payload=redact(kept),
-        )
+        raise UnverifiedReturn(order_id)
 
     def poll(self, payment: PaymentRef) -> StatusUpdate:
         if not payment.gateway_order_id:

@@ -3,21 +3,27 @@ event log, the Resolve control for payments under review. Guarded by PAYHUB_API_
 `Authorization: Bearer` or entered once in a sign-in form that keeps a session cookie. Without
 it, no payment data is shown anywhere here (the live feed's Socket.IO room checks the same
 thing, see realtime.on_operators_join).
+
+A signed-in session is a row in operator_sessions (payhub/operator_sessions.py): signing out
+deletes it, so the old cookie stops working in every process. Every POST here carries a
+Flask-WTF CSRF token (a form field, or the X-CSRFToken header for scripts); sign-in attempts
+are rate limited per address.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from .. import lifecycle
-from ..extensions import db
+from .. import lifecycle, operator_sessions
+from ..extensions import csrf, db, limiter
 from ..gateways import KNOWN
 from ..models import Payment, PaymentEvent
+from ..ratelimit import rule
 from ..views import payment_view
 from .api import get_payment, json_body, resolve_response
 from .auth import has_api_key, settings
@@ -28,19 +34,28 @@ SESSION_KEY = "payhub_operator"
 PAGE_SIZE = 100
 
 
-def _operator_mark() -> str:
-    """What a signed-in session holds: bound to the current API key, so rotating the key
-    signs every operator out. Never the key itself (the session cookie is only signed)."""
-    s = settings()
-    return hmac.new(s.secret_key.encode(), b"operator:" + s.api_key.encode(), hashlib.sha256).hexdigest()
+@bp.before_request
+def _csrf() -> None:
+    # A request with the API key in its Authorization header is a script's, which no other
+    # site can make a browser send: only cookie-borne requests need the token.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not has_api_key():
+        csrf.protect()  # CSRFError: a 400 (see _stale_form)
+
+
+@bp.errorhandler(CSRFError)
+def _stale_form(exc: CSRFError) -> Any:
+    if request.is_json:  # the page's scripts
+        message = "missing or stale CSRF token; reload the page"
+        return jsonify({"error": {"code": "csrf_failed", "message": message}}), 400
+    return render_template("dashboard_signin.html", error="That form had expired; please try again."), 400
 
 
 def is_operator() -> bool:
     """A request (or Socket.IO connection) made with the API key or a signed-in session."""
     if has_api_key():
         return True
-    mark = session.get(SESSION_KEY)
-    return isinstance(mark, str) and hmac.compare_digest(mark.encode(), _operator_mark().encode())
+    token = session.get(SESSION_KEY)
+    return isinstance(token, str) and operator_sessions.is_open(token, settings())
 
 
 def _filters() -> dict[str, str]:
@@ -82,18 +97,22 @@ def index() -> Any:
 
 
 @bp.post("/signin")
+@limiter.limit(rule("signin"))
 def sign_in() -> Any:
     given = request.form.get("api_key", "").strip()
     if not hmac.compare_digest(given.encode(), settings().api_key.encode()):
         return render_template("dashboard_signin.html", error="That key is not right."), 401
-    session.clear()
-    session[SESSION_KEY] = _operator_mark()
+    session.clear()  # a fresh session (and CSRF token) for the signed-in operator
+    session[SESSION_KEY] = operator_sessions.open_session(settings())
     return redirect(url_for("dashboard.index"), code=303)
 
 
 @bp.post("/signout")
 def sign_out() -> Any:
-    session.pop(SESSION_KEY, None)
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        operator_sessions.close_session(token)
+    session.clear()
     return redirect(url_for("dashboard.index"), code=303)
 
 

@@ -33,8 +33,9 @@ _HTTP_CODES = {
 }
 
 
-def _wants_json() -> bool:
-    return not request.path.startswith(("/pay/", "/sandbox/checkout", "/return/", "/dashboard")) and request.path != "/"
+def wants_json() -> bool:
+    return not request.path.startswith(("/pay/", "/sandbox/checkout", "/return/", "/dashboard", "/shop/")) \
+        and request.path != "/"
 
 
 def init_app(app: Flask) -> None:
@@ -44,7 +45,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        if not _wants_json():
+        if not wants_json():
             return exc
         status = exc.code or 500
         message = "request body is larger than 64 KiB" if status == 413 else (exc.description or exc.name)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import generate_latest
 from sqlalchemy import func, select, text
 
@@ -52,8 +53,22 @@ def _queue_ok() -> str:
         return "error"
 
 
+def _metrics_allowed() -> bool:
+    """Open unless PAYHUB_METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
+    expected = current_app.config["PAYHUB"].metrics_token
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 @bp.get("/metrics")
 def prometheus() -> Any:
+    if not _metrics_allowed():
+        response = jsonify({"error": {"code": "unauthorized", "message": "send Authorization: Bearer "
+                                      "<PAYHUB_METRICS_TOKEN>"}})
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response, 401
     _database_gauges()
     return Response(generate_latest(metrics.REGISTRY), mimetype="text/plain; version=0.0.4")
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
 
 from .. import ROOT, tokens
 from ..creation import create_payment
-from ..extensions import db
+from ..extensions import db, limiter
 from ..gateways import KNOWN
 from ..gateways.base import AmountNotAccepted, GatewayError
 from ..models import Payment
 from ..money import to_decimal_string
+from ..ratelimit import rule
 from ..views import public_view
 from .auth import has_token_for, settings
 from .errors import ApiError
@@ -29,6 +30,9 @@ CATALOGUE = (
     ("headphones", "Wired headphones", "Closed-back, 1.2 m cable.", 199900),
 )
 CURRENCY = "INR"
+# The only gateway the demo shop pays with: anyone can use it, so it never opens a payment
+# with the merchant's real gateway credentials (CONTRACT.md §1 PAYHUB_DEMO_SHOP).
+SHOP_GATEWAY = "sandbox"
 
 # npm install puts the browser bundle here; it is served, never committed.
 VENDOR_DIR = ROOT / "node_modules" / "socket.io-client" / "dist"
@@ -44,39 +48,43 @@ def problem(title: str, detail: str, status: int) -> Any:
     return render_template("problem.html", title=title, detail=detail), status
 
 
-def enabled_gateways() -> list[str]:
-    return list(current_app.extensions["payhub.gateways"])
-
-
 @bp.app_template_filter("money")
 def money_filter(minor: int, currency: str) -> str:
     return money(minor, currency)
 
 
+def _shop_open() -> None:
+    if not settings().demo_shop or SHOP_GATEWAY not in current_app.extensions["payhub.gateways"]:
+        abort(404)
+
+
 @bp.get("/")
 def shop() -> Any:
-    return render_template("shop.html", items=CATALOGUE, currency=CURRENCY, gateways=enabled_gateways())
+    _shop_open()
+    return render_template("shop.html", items=CATALOGUE, currency=CURRENCY)
 
 
 @bp.post("/shop/orders")
+@limiter.limit(rule("shop"))
 def buy() -> Any:
-    """The shop's own backend: create the payment server-side (the API key never reaches the
-    browser), then hand the shopper to the gateway."""
+    """The shop's own backend: create a sandbox payment server-side (the API key never reaches
+    the browser), then hand the shopper to the sandbox checkout."""
+    _shop_open()
     item = next((i for i in CATALOGUE if i[0] == request.form.get("item")), None)
-    gateway_name = request.form.get("gateway", "sandbox")
-    gateway = current_app.extensions["payhub.gateways"].get(gateway_name)
-    if item is None or gateway is None:
-        return problem("Pick an item and a gateway", "That item or gateway is not available.", 400)
+    if item is None or request.form.get("gateway", SHOP_GATEWAY) != SHOP_GATEWAY:
+        return problem("Pick an item", "That item is not available; the demo shop pays with the sandbox "
+                       "gateway only.", 400)
     body = {
         "order_id": f"shop-{secrets.token_hex(6)}", "amount": item[3], "currency": CURRENCY,
-        "gateway": gateway_name, "return_url": settings().public_url + url_for("pages.shop"),
+        "gateway": SHOP_GATEWAY, "return_url": settings().public_url + url_for("pages.shop"),
         "metadata": {"item": item[0], "source": "demo-shop"},
     }
+    gateway = current_app.extensions["payhub.gateways"][SHOP_GATEWAY]
     try:
         payment = create_payment(validate_create(body, KNOWN), gateway, settings()).payment
     except (GatewayError, AmountNotAccepted, ApiError) as exc:
-        current_app.logger.warning("demo shop could not create a %s payment: %s", gateway_name, exc)
-        return problem("The payment could not be started", f"The {gateway_name} gateway did not accept it. "
+        current_app.logger.warning("demo shop could not create a sandbox payment: %s", exc)
+        return problem("The payment could not be started", "The sandbox gateway did not accept it. "
                        "Nothing was charged; please try again.", 502)
     return hand_off(payment)
 
@@ -92,6 +100,7 @@ def hand_off(payment: Payment) -> Any:
 
 
 @bp.get("/pay/<payment_id>")
+@limiter.limit(rule("status"))
 def status_page(payment_id: str) -> Any:
     if not has_token_for(payment_id):
         return problem("This payment link is not valid", "The link is incomplete or has expired. "

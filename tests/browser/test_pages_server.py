@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from payhub.extensions import socketio
 from payhub.web import pages
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, csrf_token, sign_in
 
 
 def test_the_vendored_socket_client_is_served_or_explained(client, monkeypatch, tmp_path):
@@ -58,8 +58,8 @@ def test_dashboard_data_and_live_feed_need_the_operator(app, client, api, sandbo
     stranger = socketio.test_client(app, flask_test_client=client)
     assert stranger.emit("operators_join", {}, callback=True) == {"ok": False, "error": "unauthorized"}
 
-    assert client.post("/dashboard/signin", data={"api_key": API_KEY + "x"}).status_code == 401
-    assert client.post("/dashboard/signin", data={"api_key": API_KEY}).status_code == 303
+    assert sign_in(client, API_KEY + "x").status_code == 401
+    assert sign_in(client).status_code == 303
     assert payment["id"] in client.get("/dashboard").get_data(as_text=True)
     operator = socketio.test_client(app, flask_test_client=client)
     assert operator.emit("operators_join", {}, callback=True) == {"ok": True}
@@ -70,13 +70,13 @@ def test_dashboard_data_and_live_feed_need_the_operator(app, client, api, sandbo
 
     detail = client.get(f"/dashboard/data/payments/{payment['id']}").get_json()
     assert [(e["source"], e["applied"]) for e in detail["events"]] == [("webhook", True)]
-    client.post("/dashboard/signout")
+    client.post("/dashboard/signout", data={"csrf_token": csrf_token(client)})
     assert client.get("/dashboard/data/payments").status_code == 401
 
 
 def test_dashboard_session_ends_when_the_api_key_changes(make_app, tmp_path):
     first = make_app().test_client()
-    first.post("/dashboard/signin", data={"api_key": API_KEY})
+    sign_in(first)
     cookie = first.get_cookie("session")
     rotated = make_app(PAYHUB_API_KEY="a-new-key").test_client()
     rotated.set_cookie("session", cookie.value)

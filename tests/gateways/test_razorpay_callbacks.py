@@ -10,7 +10,7 @@ import razorpay
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payhub.gateways.base import BadCallback, InvalidSignature, RawRequest, StatusUpdate
+from payhub.gateways.base import BadCallback, InvalidSignature, RawRequest, StatusUpdate, UnverifiedReturn
 from payhub.gateways.razorpay import RazorpayGateway
 from tests.fakes import Answer
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
@@ -303,11 +303,12 @@ def test_unauthentic_returns_are_refused(fake, gateway, order, tamper):
     assert len(fake.calls) == calls  # nothing is asked before the signature holds
 
 
-def test_a_failed_checkout_return_is_a_hint_that_changes_nothing(fake, gateway, order):
+def test_a_failed_checkout_return_is_unsigned_so_never_an_update(fake, gateway, order):
     payment = fake.pay(order["id"], "failed")
     calls = len(fake.calls)
-    update = returned(gateway, fake.failed_return_fields(payment))
-    assert (update.status, update.gateway_order_id, update.gateway_status) == ("pending", order["id"], "checkout_error")
+    with pytest.raises(UnverifiedReturn) as hint:
+        returned(gateway, fake.failed_return_fields(payment))
+    assert hint.value.gateway_order_id == order["id"]
     assert len(fake.calls) == calls
 
 

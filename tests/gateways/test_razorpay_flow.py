@@ -284,13 +284,22 @@ def test_a_forged_return_is_refused_and_changes_nothing(api, fake, shop):
     assert api.payment(created["id"])["status"] == "pending"
 
 
-def test_a_failed_checkout_return_shows_the_status_page_without_changing_anything(api, fake, shop):
+def test_a_failed_checkout_return_writes_nothing_and_issues_no_token(api, fake, shop):
+    """CONTRACT §5: the failure return is unsigned, so anyone could send it: no row, no token."""
     created, sio = shop
     fields = fake.failed_return_fields(fake.pay(created["gateway_order_id"], "failed"))
+    events = len(api.payment(created["id"])["events"])
     response = api.client.post("/return/razorpay", data=urlencode(fields),
                                content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 303 and f"/pay/{created['id']}" in response.headers["Location"]
+    assert response.status_code == 200 and "token=" not in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+    # A return URL that carries the status page's own token leads back to that page, same token.
+    token = created["subscribe_token"]
+    back = api.client.post(f"/return/razorpay?token={token}", data=urlencode(fields),
+                           content_type="application/x-www-form-urlencoded")
+    assert back.status_code == 303 and back.headers["Location"] == f"/pay/{created['id']}?token={token}"
     assert pushed(sio) == [] and api.payment(created["id"])["status"] == "pending"
+    assert len(api.payment(created["id"])["events"]) == events
 
 
 # -- polls --------------------------------------------------------------------------------------

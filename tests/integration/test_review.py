@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import API_KEY, ON_BOTH_DATABASES, sign_sandbox
+from tests.conftest import ON_BOTH_DATABASES, csrf_token, sign_in, sign_sandbox
 
 pytestmark = ON_BOTH_DATABASES
 
@@ -147,13 +147,17 @@ def test_dashboard_resolve_goes_through_the_same_function(app, api, sandbox_call
     created = short_paid(api, sandbox_callback)
     operator = app.test_client()
     url = f"/dashboard/payments/{created['id']}/resolve"
-    assert operator.post(url, json={"status": "succeeded", "note": "x"}).status_code == 401  # not signed in
-    assert operator.post("/dashboard/signin", data={"api_key": API_KEY}).status_code == 303
-    assert operator.post(url, data={"status": "succeeded", "note": "x"}).status_code == 415  # a plain form post
-    bad = operator.post(url, json={"status": "failed", "note": "x"})
+    # The page sends its CSRF token as X-CSRFToken (static/dashboard.js).
+    page = {"X-CSRFToken": csrf_token(operator)}
+    assert operator.post(url, json={"status": "succeeded", "note": "x"}, headers=page).status_code == 401
+    assert sign_in(operator).status_code == 303  # not signed in until here
+    page = {"X-CSRFToken": csrf_token(operator)}
+    assert operator.post(url, json={"status": "succeeded", "note": "x"}).status_code == 400  # no CSRF token
+    assert operator.post(url, data={"status": "succeeded", "note": "x"}, headers=page).status_code == 415  # a form
+    bad = operator.post(url, json={"status": "failed", "note": "x"}, headers=page)
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "status"
-    done = operator.post(url, json={"status": "succeeded", "note": "Checked the bank statement"})
+    done = operator.post(url, json={"status": "succeeded", "note": "Checked the bank statement"}, headers=page)
     assert done.status_code == 200 and done.get_json()["status"] == "succeeded"
     event = api.payment(created["id"])["events"][-1]
     assert event["source"] == "operator" and event["payload"]["via"] == "dashboard"
-    assert operator.post(url, json={"status": "succeeded", "note": "again"}).status_code == 409
+    assert operator.post(url, json={"status": "succeeded", "note": "again"}, headers=page).status_code == 409

@@ -43,6 +43,9 @@ class Cluster:
             "CLUSTER_PORT": str(self.port), "CLUSTER_WEB_PORT": str(self.web_port), "CLUSTER_DIR": str(folder),
             "PAYHUB_DATABASE_URL": pg_url, "PAYHUB_MESSAGE_QUEUE": redis_url, "PAYHUB_API_KEY": API_KEY,
             "PAYHUB_SECRET_KEY": SECRET_KEY, "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET,
+            # Every client is 127.0.0.1 here, reconnecting and resubscribing after a kill: lift
+            # the per-address limits (README "Security").
+            "PAYHUB_RATE_LIMITS": "0",
         }
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
