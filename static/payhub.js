@@ -120,6 +120,8 @@
       watcher.socket.timeout(5000).emit("subscribe", { payment_id: id, token: token }, function (err, ack) {
         if (stopped) return;
         if (err) return socketDown();
+        // Too many subscribes from this address (PayHub's per-address limit): poll meanwhile.
+        if (ack && ack.error === "rate_limited") return socketDown();
         if (!ack || !ack.ok) return fatal((ack && ack.error) || "subscribe_failed");
         subscribed = true;
         stopPolling();
