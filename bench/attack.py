@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--attackers", type=int, default=20, help="client addresses the abuse comes from")
     parser.add_argument("--rate", type=float, default=100, help="signed callbacks/s (the real traffic)")
     parser.add_argument("--seconds", type=float, default=20, help="length of the attack")
+    parser.add_argument("--woken-every", type=int, default=10,
+                        help="one long poll in this many waits on a payment the callbacks pay (1: all of them)")
     parser.add_argument("--subscribers", type=int, default=50, help="Socket.IO clients watching the callbacks")
     parser.add_argument("--grace", type=float, default=5, help="seconds to wait for late pushes")
     parser.add_argument("--quick", action="store_true", help="a short look for a noisy machine: 6 s of attack")
@@ -247,7 +249,16 @@ async def run(args: argparse.Namespace, hub: LiveHub) -> dict[str, Any]:
         tally, woken, rtts, sent_at = Tally(), Counter(), [], {}
         until = time.perf_counter() + args.seconds + 2
         print(f"holding {args.long_polls} long polls ...", file=sys.stderr)
-        polls = [asyncio.create_task(long_poller(session, hub.url, payments[i % len(payments)], i, until, tally, woken))
+        # Most long polls wait on payments nothing happens to (held the whole time); one in
+        # --woken-every waits on a payment a callback will pay, so the wake path runs too.
+        quiet = await create(session, hub, 50)
+
+        def watched(i: int) -> dict[str, Any]:
+            if i % args.woken_every == 0:
+                return payments[i // args.woken_every % len(payments)]
+            return quiet[i % len(quiet)]
+
+        polls = [asyncio.create_task(long_poller(session, hub.url, watched(i), i, until, tally, woken))
                  for i in range(args.long_polls)]
         deadline = time.perf_counter() + 60
         while await held(session, hub.url) < args.long_polls and time.perf_counter() < deadline:
