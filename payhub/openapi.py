@@ -75,7 +75,13 @@ TOKEN_QUERY = {"name": "token", "in": "query", "schema": {"type": "string"},
 UNAUTHORIZED = error("`unauthorized`: missing or wrong API key.")
 NOT_FOUND = error("`not_found`: no such payment.")
 TOO_LARGE = error("`payload_too_large`: the body is over 64 KiB.")
-RATE_LIMITED = error("`rate_limited`: too many requests; wait and retry.")
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True,
+                               "description": "Seconds until this address may try again."}}
+RATE_LIMITED = {**error("`rate_limited`: too many requests from this address (limits per client address, "
+                        "PAYHUB_LIMIT_*); wait `Retry-After` seconds."), "headers": RETRY_AFTER}
+PAGE_RATE_LIMITED = {**html("Too many requests from this address: a page asking to wait `Retry-After` seconds."),
+                     "headers": RETRY_AFTER}
+STALE_FORM = html("The form's CSRF token is missing or stale (a request without the API key): sign in again.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +276,8 @@ SECURITY_SCHEMES: dict[str, Schema] = {
     "subscribeTokenQuery": {"type": "apiKey", "in": "query", "name": "token",
                             "description": "The subscribe token as `?token=` (for links and EventSource-less "
                                            "clients)."},
+    "metricsToken": {"type": "http", "scheme": "bearer",
+                     "description": "`Authorization: Bearer <PAYHUB_METRICS_TOKEN>` for `/metrics`, when that is set."},
     "operatorSession": {"type": "apiKey", "in": "cookie", "name": "session",
                         "description": "The dashboard's session cookie, set by `POST /dashboard/signin`."},
     "sandboxSignature": {"type": "apiKey", "in": "header", "name": "X-Payhub-Signature",
@@ -356,7 +364,7 @@ def _merchant_api() -> dict[str, Schema]:
                     "401": error("`unauthorized`: neither the API key nor this payment's token."),
                     "404": NOT_FOUND,
                     "413": TOO_LARGE,
-                    "429": RATE_LIMITED,
+                    "429": error("`rate_limited`: this payment was refreshed moments ago; try again shortly."),
                     "502": error("`gateway_error`: the gateway did not answer."),
                 },
             },
@@ -418,7 +426,10 @@ def _merchant_api() -> dict[str, Schema]:
                     "400": error("`invalid_request`: `wait` is not an integer from 0 to 30."),
                     "401": error("`invalid_token`: no valid subscribe token for this payment."),
                     "404": NOT_FOUND,
-                    "429": RATE_LIMITED,
+                    "429": {**error("`rate_limited`: too many polls from this address (`Retry-After` says how "
+                                    "long to wait), or this process holds PAYHUB_LONG_POLL_MAX long polls "
+                                    "already."),
+                            "headers": {"Retry-After": {**RETRY_AFTER["Retry-After"], "required": False}}},
                 },
             },
         },
@@ -497,7 +508,7 @@ def _webhooks() -> dict[str, Schema]:
         "400": html("The response could not be verified; nothing changed."),
         "404": html("Unknown payment, or the gateway is not configured."),
         "413": TOO_LARGE,
-        "429": {"description": "Too many requests from this address."},
+        "429": PAGE_RATE_LIMITED,
     }
 
     def browser_return(gateway: str, fields: dict[str, Schema]) -> Schema:
@@ -526,15 +537,18 @@ def _pages() -> dict[str, Schema]:
     pages = ["Pages"]
     return {
         "/": {"get": {"tags": pages, "operationId": "demoShop", "summary": "The demo shop (sandbox payments)",
-                      "responses": {"200": html("The shop."), "429": {"description": "Too many requests."}}}},
+                      "description": "On when PAYHUB_DEMO_SHOP is (by default, when the sandbox is).",
+                      "responses": {"200": html("The shop."), "404": html("The demo shop is off.")}}},
         "/shop/orders": {"post": {
             "tags": pages, "operationId": "demoShopOrder", "summary": "The demo shop's checkout button",
+            "description": "Creates a sandbox payment (the only kind the demo shop makes) and sends the shopper "
+                           "to the sandbox's checkout. Rate limited per client address.",
             "requestBody": form_body({"item": {"type": "string", "enum": [item[0] for item in CATALOGUE]},
-                                      "gateway": {"type": "string", "enum": list(KNOWN)}}, ("item",)),
-            "responses": {"303": redirect("On to the gateway's checkout."), "200": html("A gateway hand-off form."),
-                          "400": html("Unknown item or gateway."), "413": TOO_LARGE,
-                          "429": {"description": "Too many requests."},
-                          "502": html("The gateway did not accept the payment.")},
+                                      "gateway": {"type": "string", "enum": ["sandbox"]}}, ("item",)),
+            "responses": {"303": redirect("On to the sandbox's checkout."), "200": html("A hand-off page."),
+                          "400": html("Unknown item, or a gateway other than the sandbox."),
+                          "404": html("The demo shop is off."), "413": TOO_LARGE, "429": PAGE_RATE_LIMITED,
+                          "502": html("The payment could not be started.")},
         }},
         "/pay/{payment_id}": {"get": {
             "tags": pages, "operationId": "statusPage", "summary": "The shopper's status page",
@@ -542,7 +556,7 @@ def _pages() -> dict[str, Schema]:
             "parameters": [PAYMENT_ID, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
                                         "description": "The payment's subscribe token."}],
             "responses": {"200": html("The status page."), "403": html("Missing or invalid token."),
-                          "404": html("No such payment.")},
+                          "404": html("No such payment."), "429": PAGE_RATE_LIMITED},
         }},
         "/vendor/{name}": {"get": {
             "tags": pages, "operationId": "vendorFile", "summary": "The Socket.IO browser client (from npm)",
@@ -623,8 +637,12 @@ def _operations() -> dict[str, Schema]:
         }},
         "/metrics": {"get": {
             "tags": ["Operations"], "operationId": "metrics", "summary": "Prometheus metrics of this process",
+            "description": "Open unless PAYHUB_METRICS_TOKEN is set; then it needs `Authorization: Bearer <token>`.",
+            "security": [{}, {"metricsToken": []}],
             "responses": {"200": {"description": "Prometheus text format.",
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "401": {**error("`unauthorized`: PAYHUB_METRICS_TOKEN is set and was not sent."),
+                                  "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}}},
         }},
         "/dashboard": {"get": {
             "tags": ["Operations"], "operationId": "dashboard", "summary": "The operators' dashboard",
@@ -634,12 +652,16 @@ def _operations() -> dict[str, Schema]:
         "/dashboard/signin": {"post": {
             "tags": ["Operations"], "operationId": "dashboardSignIn", "summary": "Sign in with the API key",
             "requestBody": form_body({"api_key": {"type": "string"}}, ("api_key",)),
+            "description": "A form post carrying the page's CSRF token (`csrf_token`); rate limited per client "
+                           "address.",
             "responses": {"303": redirect("Signed in: on to the dashboard (sets the session cookie)."),
-                          "401": html("Wrong key."), "413": TOO_LARGE, "429": {"description": "Too many attempts."}},
+                          "400": STALE_FORM, "401": html("Wrong key."), "413": TOO_LARGE, "429": PAGE_RATE_LIMITED},
         }},
         "/dashboard/signout": {"post": {
             "tags": ["Operations"], "operationId": "dashboardSignOut", "summary": "Sign out",
-            "responses": {"303": redirect("Signed out: back to the sign-in form."), "413": TOO_LARGE},
+            "description": "Ends the session on the server too (every process). Carries the CSRF token.",
+            "responses": {"303": redirect("Signed out: back to the sign-in form."), "400": STALE_FORM,
+                          "413": TOO_LARGE},
         }},
         "/dashboard/data/payments": {"get": {
             "tags": ["Operations"], "operationId": "dashboardPayments", "summary": "The dashboard's payment list",
@@ -654,7 +676,9 @@ def _operations() -> dict[str, Schema]:
             "security": operator, "parameters": [PAYMENT_ID],
             "requestBody": {"required": True, "content": json_content(ref("Resolution"))},
             "responses": {"200": {"description": "The payment.", "content": json_content(ref("Payment"))},
-                          "400": error("`invalid_request` or `invalid_json`."), "401": unauthorized,
+                          "400": error("`invalid_request`, `invalid_json`, or `csrf_failed` (a signed-in "
+                                       "session must send its CSRF token as X-CSRFToken)."),
+                          "401": unauthorized,
                           "404": NOT_FOUND, "409": error("`not_under_review`."), "413": TOO_LARGE,
                           "415": error("`unsupported_media_type`.")},
         }},
