@@ -14,6 +14,7 @@ from .extensions import db, socketio
 from .models import Payment
 from .publishing import OPERATORS, room
 from .views import public_view
+from .web.auth import is_operator
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ def on_unsubscribe(data: Any = None) -> dict[str, Any]:
 
 def on_operators_join(data: Any = None) -> dict[str, Any]:
     """The dashboard's feed: only for a connection made with the API key or a signed-in session."""
-    from .web.dashboard import is_operator
-
     if not is_operator():
         return {"ok": False, "error": "unauthorized"}
     join_room(OPERATORS)

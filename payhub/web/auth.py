@@ -1,13 +1,17 @@
-"""Merchant API key and subscribe-token checks."""
+"""Who may do what: the merchant's API key, subscribe tokens, and operators (the API key or a
+signed-in dashboard session), checked alike by HTTP views and Socket.IO handlers."""
 
 from __future__ import annotations
 
 import hmac
 
-from flask import current_app, request
+from flask import current_app, request, session
 
-from .. import tokens
+from .. import operator_sessions, tokens
 from .errors import ApiError
+
+# Where a signed-in dashboard session keeps its token (payhub/operator_sessions.py).
+SESSION_KEY = "payhub_operator"
 
 
 def settings():
@@ -34,3 +38,11 @@ def subscribe_token() -> str | None:
 def has_token_for(payment_id: str) -> bool:
     s = settings()
     return tokens.verify(s.secret_key, subscribe_token(), payment_id, s.token_ttl)
+
+
+def is_operator() -> bool:
+    """A request (or Socket.IO connection) made with the API key or a signed-in session."""
+    if has_api_key():
+        return True
+    token = session.get(SESSION_KEY)
+    return isinstance(token, str) and operator_sessions.is_open(token, settings())

@@ -2,7 +2,7 @@
 event log, the Resolve control for payments under review. Guarded by PAYHUB_API_KEY, sent as
 `Authorization: Bearer` or entered once in a sign-in form that keeps a session cookie. Without
 it, no payment data is shown anywhere here (the live feed's Socket.IO room checks the same
-thing, see realtime.on_operators_join).
+thing with web/auth.is_operator, see realtime.on_operators_join).
 
 A signed-in session is a row in operator_sessions (payhub/operator_sessions.py): signing out
 deletes it, so the old cookie stops working in every process. Every POST here carries a
@@ -26,11 +26,10 @@ from ..models import Payment, PaymentEvent
 from ..ratelimit import rule
 from ..views import payment_view
 from .api import get_payment, json_body, resolve_response
-from .auth import has_api_key, settings
+from .auth import SESSION_KEY, has_api_key, is_operator, settings
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-SESSION_KEY = "payhub_operator"
 PAGE_SIZE = 100
 
 
@@ -48,14 +47,6 @@ def _stale_form(exc: CSRFError) -> Any:
         message = "missing or stale CSRF token; reload the page"
         return jsonify({"error": {"code": "csrf_failed", "message": message}}), 400
     return render_template("dashboard_signin.html", error="That form had expired; please try again."), 400
-
-
-def is_operator() -> bool:
-    """A request (or Socket.IO connection) made with the API key or a signed-in session."""
-    if has_api_key():
-        return True
-    token = session.get(SESSION_KEY)
-    return isinstance(token, str) and operator_sessions.is_open(token, settings())
 
 
 def _filters() -> dict[str, str]:
