@@ -1,7 +1,8 @@
 """Publishing: what the one door and the creator send to Socket.IO rooms after a commit.
 
-A low-level module (the Socket.IO extension and metrics only), imported at the top by the
-modules that change payments; realtime.py handles the subscribers' side of the same rooms.
+A low-level module (the Socket.IO extension, metrics and the long polls' wake-up only),
+imported at the top by the modules that change payments; realtime.py handles the
+subscribers' side of the same rooms.
 Through the message queue when there is one, so every process's subscribers get it.
 """
 

@@ -45,7 +45,7 @@ def test_an_operator_resolves_a_short_payment_and_the_shoppers_page_follows(hub,
     page.locator("#resolve-submit").click()
 
     page.wait_for_selector("#resolve-result:text('Resolved: now succeeded.')")
-    assert form.is_hidden()  # no longer under review
+    form.wait_for(state="hidden")  # no longer under review (hidden by the page script after the answer)
     page.wait_for_selector(f'#payments tr[data-id="{payment["id"]}"][data-status="succeeded"]')
     assert row(page, payment).get_by_role("button", name="Resolve").count() == 0
     last = page.locator("#events-body tr").last
