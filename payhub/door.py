@@ -129,9 +129,10 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
         _change(conn, payment, update, decision.status)
         if outbox.enabled():
             outbox.enqueue(payment)
-    event_id = _add_event(conn, update, payment, payload, digest, decision.applied, decision.reason, before)
+    reason = decision.reason or update.reason  # the table's reason first (why not, or a mismatch)
+    event_id = _add_event(conn, update, payment, payload, digest, decision.applied, reason, before)
     result = APPLIED if decision.applied else NOT_APPLIED
-    return Outcome(result, decision.reason, public_view(payment), event_id), decision.applied
+    return Outcome(result, reason, public_view(payment), event_id), decision.applied
 
 
 def _lock_payment(conn: Any, update: StatusUpdate) -> Any:

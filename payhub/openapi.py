@@ -218,7 +218,8 @@ def _schemas() -> dict[str, Schema]:
                 "applied": {"type": "boolean"},
                 "reason": nullable({"type": "string", "description": "Why not applied, or why needs_review: "
                                                                       "`duplicate`, `illegal_transition`, "
-                                                                      "`amount_mismatch`, `no_change`…"}),
+                                                                      "`amount_mismatch`, `no_change`, "
+                                                                      "`gateway_unreachable`…"}),
                 "status_before": nullable(statuses),
                 "status_after": nullable(statuses),
                 "gateway_event_id": nullable({"type": "string"}),

@@ -188,7 +188,7 @@ def _poll(run: _Sweep, payment: Any) -> PollResult:
 
 def _expire(run: _Sweep, payment: Any, payload: dict[str, Any], unreachable: bool = False) -> None:
     update_ = StatusUpdate(gateway=payment.gateway, status=lifecycle.EXPIRED, gateway_status="", source=EXPIRY,
-                           payment_id=payment.id, payload=payload)
+                           payment_id=payment.id, payload=payload, reason=GATEWAY_UNREACHABLE if unreachable else None)
     try:
         with run.db_slot:
             outcome = apply_update(update_)

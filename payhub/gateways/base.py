@@ -119,6 +119,9 @@ class StatusUpdate:
     # same bytes could name another order. The hub then applies the update only if no other
     # payment it opened can claim them (payhub/joined_binding.py); otherwise nothing is written.
     joined_order_amount: tuple[str, str] | None = None
+    # Why the source sends it (e.g. an expiry for `gateway_unreachable`): the event's `reason`
+    # when the transition table gives none (an applied update that is not a mismatch).
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind is None:

@@ -80,6 +80,7 @@ def test_with_no_answer_past_twice_expire_after_it_expires_as_gateway_unreachabl
     assert payment["status"] == "expired" and payment["final"] is True
     [expiry] = payment["events"]
     assert (expiry["source"], expiry["applied"]) == ("expiry", True)
+    assert expiry["reason"] == "gateway_unreachable"  # the event's reason field (CONTRACT.md §2, §6)
     assert expiry["payload"]["reason"] == "gateway_unreachable"
     assert "unreachable" in expiry["payload"]["last_error"]
     assert url not in str(expiry["payload"])
