@@ -4,6 +4,11 @@
 change it reports does. `deliver_due` sends what is due, oldest first and in order per
 payment, retrying with exponential backoff until a 2xx, for about 24 hours; then the message
 is marked dead. Every retry carries the same webhook-id and the same bytes.
+
+Different payments' notifications go out concurrently (a bounded pool), so a merchant endpoint
+that hangs on one payment's notification until the timeout holds up only that payment's: only
+the first pending message of each payment is ever due, and each is claimed (a lease longer than
+the HTTP call) right before it is sent, so one message is never sent twice at once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sqlalchemy.orm import aliased
 
 from . import metrics
 from .extensions import db, socketio
+from .fairpool import FairPool
 from .models import OutboxMessage, utcnow
 from .views import payment_view
 
@@ -34,8 +40,10 @@ log = logging.getLogger(__name__)
 # Seconds after the first failure, the second, ...; the last one repeats.
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
 GIVE_UP_AFTER = timedelta(hours=24)
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # at least; longer when the HTTP timeout is (see _lease)
 BATCH = 100
+CONCURRENCY = 16  # deliveries in flight per delivery run
+RELIST_EVERY = 0.5  # seconds: while deliveries are in flight, look for newly due messages this often
 
 
 def enabled() -> bool:
@@ -109,16 +117,70 @@ def _run_kicked(app: Any, state: _KickState) -> None:
         raise
 
 
-def deliver_due(max_rounds: int = 20) -> int:
-    """Send every due message that is first in line for its payment, round after round while
-    deliveries free the next in line. Returns how many were delivered."""
-    total = 0
-    for _ in range(max_rounds):
-        sent = sum(_send(message_id) for message_id in _due_ids() if _claim(message_id))
-        total += sent
-        if not sent:
-            break
-    return total
+def deliver_due() -> int:
+    """Send every due message that is first in line for its payment, several payments' at once,
+    looking again as deliveries finish (a delivered message frees the next in line) and while
+    they are in flight (new changes keep coming); return once nothing is due or in flight.
+    Returns how many were delivered."""
+    app = current_app._get_current_object()
+    run = _InFlight()
+    pool = FairPool(CONCURRENCY, CONCURRENCY, app.app_context, "outbox")
+    try:
+        while True:
+            fresh = run.take(_due_ids())
+            for message_id in fresh:
+                pool.submit("merchant", lambda message_id=message_id: run.deliver(message_id))
+            if not fresh and not run.wait_for_one(RELIST_EVERY):
+                break
+    finally:
+        pool.join()
+    return run.delivered
+
+
+class _InFlight:
+    """The messages one delivery run has handed to its workers and not yet seen finish."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._ids: set[int] = set()
+        self._broken: set[int] = set()  # raised (e.g. a database error): left to the next run
+        self._finished = False  # a delivery finished since the last look
+        self.delivered = 0
+
+    def take(self, due: list[int]) -> list[int]:
+        """The due messages this run has not already handed out (and not seen finish since)."""
+        with self._cond:
+            fresh = [message_id for message_id in due if message_id not in self._ids | self._broken]
+            self._ids.update(fresh)
+            return fresh
+
+    def deliver(self, message_id: int) -> None:
+        sent, ok = 0, False
+        try:
+            sent = _send(message_id) if _claim(message_id) else 0
+            ok = True
+        except Exception:
+            db.session.rollback()  # this worker's session serves its next message
+            raise
+        finally:
+            with self._cond:
+                if not ok:
+                    self._broken.add(message_id)
+                self._ids.discard(message_id)
+                self.delivered += sent
+                self._finished = True
+                self._cond.notify_all()
+
+    def wait_for_one(self, timeout: float) -> bool:
+        """Whether to look again: at once if a delivery finished since the last look, else after
+        the next one finishes (or `timeout`); never when nothing is in flight (the run is over)."""
+        with self._cond:
+            if not self._finished:
+                if not self._ids:
+                    return False
+                self._cond.wait(timeout)
+            self._finished = False
+            return True
 
 
 def _due_ids() -> list[int]:
@@ -145,13 +207,19 @@ def _due_ids() -> list[int]:
     return ids
 
 
+def _lease() -> timedelta:
+    """How long a claim holds a message: longer than the POST can take (connecting and reading
+    may each take the whole timeout), so no other runner sends it meanwhile."""
+    return max(LEASE, timedelta(seconds=4 * current_app.config["PAYHUB"].gateway_timeout))
+
+
 def _claim(message_id: int) -> bool:
     now = utcnow()
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.state == "pending")
         .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now))
-        .values(lease_until=now + LEASE)
+        .values(lease_until=now + _lease())
         .execution_options(synchronize_session=False)
     )
     claimed = db.session.execute(stmt).rowcount == 1
