@@ -71,6 +71,10 @@ def to_update(
     order_id, raw_status = get("order_id", 50, required=True), _status(keys, fields, get)
     if get("mid", 64) not in (None, mid):
         raise BadCallback("the callback is for another MID")
+    if poll and raw_status not in STATUS_MAP:
+        # Not a transaction status but an error answer (resultStatus "F": a bad checksum, a system
+        # error): it says nothing about the payment, so it is no answer (the sweep tries again).
+        raise BadCallback(f"an error, not a status (code {str(_result(fields).get('resultCode', ''))[:20]})")
     status = STATUS_MAP.get(raw_status, "pending")
     if poll and status == "failed" and "invalid order" in str(_result(fields).get("resultMsg", "")).lower():
         status = "pending"  # Paytm has no transaction for this order yet: the shopper may still pay
