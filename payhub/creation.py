@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,7 +134,7 @@ def _join(order_id: str, digest: str, gateway: Gateway, settings: Settings) -> C
             return Created(payment, fresh=False)
         lease = _claim(payment.id, settings)
         if lease is not None:
-            ref = payment_ref(payment, status_page_url(settings, payment.id))
+            ref = replace(payment_ref(payment, status_page_url(settings, payment.id)), reopening=True)
             db.session.rollback()  # no transaction stays open across the gateway call
             return _open(payment.id, ref, lease, gateway)
         db.session.rollback()  # end the read, so the next look sees what was committed since

@@ -73,6 +73,9 @@ class PaymentRef:
     metadata: Mapping[str, str] = field(default_factory=dict)
     # Where the browser lands after paying: PayHub's status page for this payment.
     status_page_url: str = ""
+    # create() only: an earlier attempt to open this payment failed or its holder died, and may
+    # have reached the gateway anyway (a gateway that refuses an order id twice needs a new one).
+    reopening: bool = False
 
 
 @dataclass(frozen=True)

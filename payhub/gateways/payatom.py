@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
+import string
 from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -87,8 +89,8 @@ class PayAtomGateway(Gateway):
         if missing:
             raise AmountNotAccepted(f"PayAtom needs the customer's {missing[0]}", field=f"customer.{missing[0]}")
         body = {
-            "order_id": payment.order_id, "pid": self._pid, "amount": self.rupees(payment.amount), **customer,
-            "redirect_url": payment.status_page_url,
+            "order_id": self.order_id_to_send(payment), "pid": self._pid, "amount": self.rupees(payment.amount),
+            **customer, "redirect_url": payment.status_page_url,
         }
         data = self._post("/pay/request.php", body, "payment request")
         code = next((data[k] for k in CODE_KEYS if isinstance(data.get(k), str) and data[k]), None)
@@ -98,7 +100,17 @@ class PayAtomGateway(Gateway):
         if not ref_code:
             log.warning("PayAtom accepted %s without a ref_code: it cannot be polled", payment.id)
         redirect = f"{self._base_url}/pay/connect.php?code={quote(code, safe='')}"
-        return Checkout(payment.order_id, {"redirect_url": redirect}, gateway_reference=ref_code or None)
+        return Checkout(body["order_id"], {"redirect_url": redirect}, gateway_reference=ref_code or None)
+
+    @staticmethod
+    def order_id_to_send(payment: PaymentRef) -> str:
+        """The merchant's order_id; on a re-opening, a fresh one made from it. PayAtom refuses a
+        second payment request for an order id, and an earlier attempt whose answer was lost may
+        have made one: without a fresh id, no retry of the create could ever work. The suffix is
+        letters only, so the id does not end in a digit (see payhub/joined_binding.py)."""
+        if not payment.reopening:
+            return payment.order_id
+        return f"{payment.order_id}-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(6))
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate:
         data = parse_json(request.body, BadCallback)
