@@ -21,6 +21,7 @@ import logging
 import secrets
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,7 @@ GIVE_UP_AFTER = timedelta(hours=24)
 LEASE = timedelta(seconds=60)  # at least; longer when the HTTP timeout is (see _lease)
 BATCH = 100
 CONCURRENCY = 16  # deliveries in flight per delivery run
+DB_SLOTS = 4  # of which at most this many use a database connection at once
 RELIST_EVERY = 0.5  # seconds: while deliveries are in flight, look for newly due messages this often
 
 
@@ -145,6 +147,9 @@ class _InFlight:
         self._ids: set[int] = set()
         self._broken: set[int] = set()  # raised (e.g. a database error): left to the next run
         self._finished = False  # a delivery finished since the last look
+        # Deliveries use a database connection only a few at a time, whatever the pool size: web
+        # requests (and the sweep) keep connections to work with during a burst.
+        self._db_slot = threading.Semaphore(DB_SLOTS)
         self.delivered = 0
 
     def take(self, due: list[int]) -> list[int]:
@@ -157,7 +162,9 @@ class _InFlight:
     def deliver(self, message_id: int) -> None:
         sent, ok = 0, False
         try:
-            sent = _send(message_id) if _claim(message_id) else 0
+            with self._db_slot:
+                claimed = _claim(message_id)
+            sent = _send(message_id, self._db_slot) if claimed else 0
             ok = True
         except Exception:
             db.session.rollback()  # this worker's session serves its next message
@@ -227,14 +234,18 @@ def _claim(message_id: int) -> bool:
     return claimed
 
 
-def _send(message_id: int) -> int:
-    message = db.session.get(OutboxMessage, message_id)
+def _send(message_id: int, db_slot: AbstractContextManager[Any] | None = None) -> int:
+    """POST a claimed message and record the attempt; `db_slot` is held around the database
+    work only, never across the POST."""
     settings = current_app.config["PAYHUB"]
-    webhook_id, body = message.webhook_id, message.body
-    db.session.rollback()
+    with db_slot or nullcontext():
+        message = db.session.get(OutboxMessage, message_id)
+        webhook_id, body = message.webhook_id, message.body
+        db.session.rollback()
     error = _post(settings.merchant_webhook_url, settings.merchant_webhook_secret, webhook_id, body,
                   settings.gateway_timeout)
-    _record_attempt(message_id, error)
+    with db_slot or nullcontext():
+        _record_attempt(message_id, error)
     return 1 if error is None else 0
 
 
