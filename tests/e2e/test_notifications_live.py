@@ -1,6 +1,7 @@
 """Merchant notifications (CONTRACT.md §8) from `python app.py` (eventlet): a merchant endpoint
 that hangs on some payments' notifications holds up only those, never the others'; each
-message is still delivered once, in order per payment, never twice at once."""
+message is still delivered once, in order per payment, never twice at once; a kill -9 in the
+middle loses none, a redelivery carries the same webhook-id, and each payment's stay in order."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import json
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from standardwebhooks import Webhook
 
+from payhub import outbox
 from tests.e2e.test_live import callback
 from tests.fakes import Answer, Call, FakeServer
 
@@ -107,3 +111,75 @@ def test_a_merchant_endpoint_hanging_on_some_payments_does_not_hold_up_the_other
         spans = dict(merchant.spans)
     assert len(ids) == len(set(ids)) == 15, "each message is sent once"
     assert all(len(s) == 1 for s in spans.values())
+
+
+class RecordingMerchant(FakeServer):
+    """The merchant's endpoint: verifies and records every delivery (webhook-id, payment, version)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.received: list[tuple[str, str, int, str]] = []
+        self.route("POST", "/hooks", self._hook)
+
+    def _hook(self, call: Call, _match: Any) -> Answer:
+        headers = {name: call.header(name) for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        Webhook(SECRET).verify(call.body, headers)
+        body = json.loads(call.body)
+        assert body["id"] == headers["webhook-id"]
+        with self.lock:
+            self.received.append((headers["webhook-id"], body["payment"]["id"], body["payment"]["version"],
+                                  body["type"]))
+        return Answer(204)
+
+
+def deliver_until_acknowledged(hub: Any, payment: dict, status: str) -> None:
+    """Like a gateway: the same callback again until it is answered 2xx (the hub may be down)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if callback(hub, payment, status, event_id=f"evt_{status}_{payment['id']}").status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{status} for {payment['id']} was never acknowledged")
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_mid_stream_loses_no_notification_and_keeps_their_order(live_hub, database, request, tmp_path):
+    env = {"PAYHUB_DATABASE_URL": request.getfixturevalue("pg_url")} if database == "postgres" else {}
+    merchant = RecordingMerchant()
+    with merchant:
+        hub = live_hub(tmp_path / "hub", PAYHUB_MERCHANT_WEBHOOK_URL=f"{merchant.url}/hooks",
+                       PAYHUB_MERCHANT_WEBHOOK_SECRET=SECRET, **env)
+        payments = [hub.create() for _ in range(80)]
+
+        def both(payment: dict) -> None:  # two changes per payment: failed, then late money
+            deliver_until_acknowledged(hub, payment, "failure")
+            deliver_until_acknowledged(hub, payment, "success")
+
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(both, p) for p in payments]
+            while sum(f.done() for f in futures) < 20:
+                time.sleep(0.005)
+            hub.kill()  # mid-stream: callbacks and deliveries in flight
+            hub.start()
+            for future in futures:
+                future.result()
+        for payment in payments:  # each acknowledged callback applied exactly once
+            view = hub.payment(payment["id"])
+            assert (view["status"], view["version"]) == ("succeeded", 3)
+            assert [e["kind"] for e in view["events"] if e["applied"]] == ["failure", "success"]
+        # The lease of a delivery cut by the kill runs out before it is sent again.
+        eventually(lambda: len({r[0] for r in merchant.received}) == 2 * len(payments), 120, "every notification")
+    by_payment: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    first_seen: dict[str, tuple] = {}
+    for webhook_id, payment_id, version, kind in merchant.received:
+        assert first_seen.setdefault(webhook_id, (payment_id, version, kind)) == (payment_id, version, kind)
+        if (version, kind) not in by_payment[payment_id]:
+            by_payment[payment_id].append((version, kind))
+    for payment in payments:  # in order per payment, each once
+        assert by_payment[payment["id"]] == [(2, "payment.failed"), (3, "payment.succeeded")]
+    # Sent twice: at most the deliveries the kill cut short (each delivery run's, kick and tick).
+    assert len(merchant.received) - 2 * len(payments) <= 2 * outbox.CONCURRENCY
