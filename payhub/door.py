@@ -2,8 +2,10 @@
 
 Lock the row, record the event, decide by the transition table (by the update's kind, see
 lifecycle.py), commit, and only then publish.
-A crash before the commit loses nothing the gateway will not resend (it got no 2xx); a crash
-after it at worst repeats a push, which clients drop by `version`.
+A crash before the commit loses nothing the gateway will not resend (it got no 2xx). A crash
+between the commit and the publish loses nothing either: the gateway got no 2xx, so it resends
+the update, and the door, finding it a duplicate of one it applied, publishes the payment again
+(at worst a repeated push, which clients drop by `version`).
 
 This is the hot path of every callback, so it speaks SQLAlchemy Core with statements built
 once, not the ORM's unit of work (about a third of the CPU per update).
@@ -55,10 +57,11 @@ _LOCK_BY_ID = _lock(_P.c.id == bindparam("k_id"))
 _LOCK_BY_GATEWAY_ORDER = _lock(
     (_P.c.gateway == bindparam("k_gateway")) & (_P.c.gateway_order_id == bindparam("k_order"))
 )
-_SEEN = select(_E.c.id).where(
+# The earlier event(s) the same update was recorded as; an applied one first.
+_SEEN = select(_E.c.applied).where(
     _E.c.payment_id == bindparam("k_payment"),
     or_(_E.c.content_hash == bindparam("k_digest"), _E.c.gateway_event_id == bindparam("k_event")),
-).limit(1)
+).order_by(_E.c.applied.desc()).limit(1)
 _CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
     updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
@@ -92,12 +95,12 @@ def apply_update(update: StatusUpdate, *, group: bool = False) -> Outcome:
         except Exception:
             session.rollback()
             raise
-    outcome, applied = done
+    outcome, tell = done
     if grouped is not None and outcome.payment is not None:
         note_payment(outcome.payment["id"])  # a group's leader recorded others' payments too
     metrics.DOOR_SECONDS.labels(update.source).observe(time.perf_counter() - started)
     metrics.UPDATES.labels(update.source, outcome.result).inc()
-    if applied:
+    if tell:
         publish(outcome.payment)
         if outbox.enabled():
             outbox.kick()
@@ -105,6 +108,7 @@ def apply_update(update: StatusUpdate, *, group: bool = False) -> Outcome:
 
 
 def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
+    """Record the update in the current transaction: (outcome, whether to publish after the commit)."""
     conn = db.session.connection()
     payload = redact(dict(update.payload))
     digest = content_hash(update.gateway, payload)
@@ -118,9 +122,12 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
     payment = SimpleNamespace(**row._mapping)
     note_payment(payment.id)  # log lines from here on name it
     before = payment.status
-    if _seen_before(conn, payment.id, update.gateway_event_id, digest):
+    seen = _seen_before(conn, payment.id, update.gateway_event_id, digest)
+    if seen is not None:
         event_id = _add_event(conn, update, payment, payload, digest, False, lifecycle.DUPLICATE, before)
-        return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), event_id), False
+        # A resent update that was applied: its first delivery may have died between the commit
+        # and the publish (the gateway resends what got no 2xx), so tell again.
+        return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), event_id), seen
     decision = lifecycle.decide(
         current=before, kind=update.kind, amount=payment.amount, currency=payment.currency,
         amount_received=update.amount_received, currency_received=update.currency, resolution=update.status,
@@ -146,9 +153,11 @@ def _lock_payment(conn: Any, update: StatusUpdate) -> Any:
     return None
 
 
-def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, digest: str) -> bool:
+def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, digest: str) -> bool | None:
+    """None if the update is new to the payment; else whether its earlier recording was applied."""
     params = {"k_payment": payment_id, "k_digest": digest, "k_event": gateway_event_id}
-    return conn.execute(_SEEN, params).first() is not None
+    row = conn.execute(_SEEN, params).first()
+    return None if row is None else bool(row.applied)
 
 
 def _change(conn: Any, payment: SimpleNamespace, update: StatusUpdate, status: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import ON_BOTH_DATABASES
 from tests.unit.test_tokens_and_signatures import tamper
 
 
@@ -28,7 +29,11 @@ def test_subscriber_gets_snapshot_then_each_applied_change(api, socket_client, s
                          "amount_received", "updated_at", "expires_at"}
 
 
-def test_duplicate_callback_changes_nothing_and_pushes_nothing(api, socket_client, sandbox_callback):
+def pushed_views(sio) -> list[dict]:
+    return [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
+
+
+def test_duplicate_callback_changes_nothing_and_pushes_nothing_new(api, socket_client, sandbox_callback):
     created = api.create()
     sio = socket_client()
     sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
@@ -36,10 +41,42 @@ def test_duplicate_callback_changes_nothing_and_pushes_nothing(api, socket_clien
     again = sandbox_callback(created, "success", event_id="evt_same")
     assert first.status_code == 200 and again.status_code == 200
     assert again.get_json()["result"] == "duplicate"
-    assert len([m for m in sio.get_received() if m["name"] == "payment_status"]) == 1
+    # A resent applied update repeats the push it made (its first delivery may have died before
+    # telling anyone, DESIGN "commit, then tell"): the same view again, nothing new.
+    told = pushed_views(sio)
+    assert len(told) == 2 and told[0] == told[1] and told[0]["version"] == 2
+    # A resent update that was not applied tells nothing.
+    late = sandbox_callback(created, "failure", event_id="evt_late")
+    assert late.get_json()["result"] == "not_applied"
+    assert sandbox_callback(created, "failure", event_id="evt_late").get_json()["result"] == "duplicate"
+    assert pushed_views(sio) == []
     payment = api.payment(created["id"])
     assert payment["version"] == 2
-    assert [e["reason"] for e in payment["events"]] == [None, "duplicate"]
+    assert [e["reason"] for e in payment["events"]] == [None, "duplicate", "illegal_transition", "duplicate"]
+
+
+@ON_BOTH_DATABASES
+def test_a_push_lost_between_commit_and_publish_is_sent_when_the_gateway_resends(
+        api, socket_client, sandbox_callback, monkeypatch):
+    """The process dies right after the commit (here: its publish raises), so the gateway gets no
+    2xx and resends; a subscriber (on another process, say) must still hear of the change."""
+    from payhub import door
+
+    created = api.create()
+    sio = socket_client()
+    sio.emit("subscribe", {"payment_id": created["id"], "token": created["subscribe_token"]}, callback=True)
+
+    def dies(view):
+        raise RuntimeError("process killed between the commit and the publish")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(door, "publish", dies)
+        assert sandbox_callback(created, "success", event_id="evt_resent").status_code == 500
+    assert api.payment(created["id"])["status"] == "succeeded"  # committed, never told
+    assert pushed_views(sio) == []
+    again = sandbox_callback(created, "success", event_id="evt_resent")
+    assert again.status_code == 200 and again.get_json()["result"] == "duplicate"
+    assert [(v["status"], v["version"]) for v in pushed_views(sio)] == [("succeeded", 2)]
 
 
 def test_subscriber_of_another_payment_hears_nothing(api, socket_client, sandbox_callback):

@@ -70,7 +70,10 @@ def test_callbacks_arriving_together_are_each_applied_once(app, api, tmp_path, s
         seen = api.payment(payment["id"])
         assert (seen["status"], seen["version"]) == ("succeeded", 2)
     pushed = [m["args"][0] for m in sio.get_received() if m["name"] == "payment_status"]
-    assert sorted((v["id"], v["version"]) for v in pushed) == sorted((p["id"], 2) for p in payments)
+    # Each change pushed once; the two resent ones (duplicates of applied updates) repeat their
+    # push, as any resend does (door.py: the first delivery may have died before telling).
+    told = [(p["id"], 2) for p in payments] + [(payments[0]["id"], 2), (payments[1]["id"], 2)]
+    assert sorted((v["id"], v["version"]) for v in pushed) == sorted(told)
 
 
 def test_a_member_that_fails_is_retried_alone_and_poisons_no_other(app, api, tmp_path, caplog):
