@@ -23,13 +23,22 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
 HELD = 40  # past SQLAlchemy's pool (10 + 20 on PostgreSQL)
 
 
-def busy_connections(application_name: str) -> list[str]:
-    """States of the hub's PostgreSQL connections that are doing something or hold a transaction."""
+HELD_FOR = 3.0  # seconds the polls are held before PostgreSQL is asked
+OPEN_FOR = 2.0  # a transaction open this long is held across the wait, not a read in passing
+
+
+def lasting_transactions(application_name: str) -> list[tuple[str, str]]:
+    """(state, query) of the hub's PostgreSQL connections that have been in a transaction (or a
+    statement) for more than OPEN_FOR seconds. A single read caught between its SELECT and its
+    ROLLBACK is 'idle in transaction' for a few milliseconds, e.g. the last poll still reading
+    when the metric already counts it held, or the once-a-second re-check; a transaction kept
+    across a held poll is that old by the time we ask."""
     conninfo = PG_BASE.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        rows = conn.execute("SELECT state FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'",
-                            (application_name,)).fetchall()
-    return [r[0] for r in rows]
+        rows = conn.execute("SELECT state, query FROM pg_stat_activity WHERE application_name = %s "
+                            "AND state <> 'idle' AND xact_start < now() - make_interval(secs => %s)",
+                            (application_name, OPEN_FOR)).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def test_held_long_polls_hold_no_postgres_connection_and_wake_across_processes(pg_url, redis_url, tmp_path):
@@ -43,8 +52,10 @@ def test_held_long_polls_hold_no_postgres_connection_and_wake_across_processes(p
         with ThreadPoolExecutor(HELD) as pool:
             polls = [pool.submit(long_poll, first, watched, 1) for _ in range(HELD)]
             assert wait_until(lambda: held(first) == HELD), "the long polls were never all held"
+            time.sleep(HELD_FOR)
             # The old hub kept one transaction open per held poll ("idle in transaction").
-            assert busy_connections(name) == []
+            assert lasting_transactions(name) == []
+            assert held(first) == HELD  # asked while every poll was still held (they wait 30 s)
             # The change is committed by the other process: this one hears of it by its re-check.
             assert callback(second, watched, "success").status_code == 200
             answers = [p.result(timeout=60) for p in polls]
