@@ -50,6 +50,18 @@ def settled(app, attempts, timeout=5.0):
     raise AssertionError(f"delivery attempts never reached {attempts}: {messages(app)}")
 
 
+def first_attempt_recorded(app, timeout=30.0):
+    """Wait until the first message's failed attempt is recorded and no kicked delivery runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = messages(app)
+        kicked = app.extensions.get("payhub.outbox_kick")
+        if rows and rows[0][2] == 1 and not (kicked and kicked.running):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the first attempt was never recorded: {messages(app)}")
+
+
 def messages(app):
     with app.app_context():
         rows = db.session.query(OutboxMessage).order_by(OutboxMessage.id).all()
@@ -115,8 +127,9 @@ def test_messages_of_one_payment_go_in_order(hooked_app, merchant):
         body = sandbox_body(created["gateway_order_id"], status, 1000)
         client.post("/webhooks/sandbox", data=body, content_type="application/json",
                     headers={"X-Payhub-Signature": sign_sandbox(body)})
-    settled(hooked_app, 0)
-    deliveries(merchant, 1)
+    # The failed attempt is recorded (its backoff set) and the background run is over: only then
+    # may the test move the backoff forward without the run writing over it.
+    first_attempt_recorded(hooked_app)
     time.sleep(0.5)
     # ... so the second waits behind it instead of overtaking it.
     assert [c.json()["type"] for c in merchant.calls] == ["payment.failed"]
