@@ -93,3 +93,11 @@ def send_callback(hub: LiveHub, payment: dict[str, Any], status: str, amount: in
     signature = "sha256=" + hmac.new(SANDBOX_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return requests.post(f"{hub.url}/webhooks/sandbox", data=body, timeout=5,
                          headers={"Content-Type": "application/json", "X-Payhub-Signature": signature})
+
+
+def status_polls(page: Any, payment: dict[str, Any]) -> list[str]:
+    """The status polls the page makes from now on (a list that fills as they happen)."""
+    polls: list[str] = []
+    path = f"/api/payments/{payment['id']}/status"
+    page.on("request", lambda request: polls.append(request.url) if path in request.url else None)
+    return polls

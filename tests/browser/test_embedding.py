@@ -10,7 +10,7 @@ import pytest
 
 from tests.livehub import LiveHub, free_port
 
-from .conftest import send_callback
+from .conftest import send_callback, status_polls
 
 pytestmark = pytest.mark.browser
 
@@ -65,9 +65,11 @@ def test_a_merchant_page_on_another_origin_gets_live_updates(merchant, new_page)
     assert page.inner_text("#status") == "pending"
     refreshed = page.evaluate("watcher.refresh().then(p => p.status)")  # a CORS preflighted POST
     assert refreshed == "pending"
+    polls = status_polls(page, payment)
     send_callback(hub, payment, "success")
-    page.wait_for_selector("#status:text('succeeded')", timeout=1000)
+    page.wait_for_selector("#status:text('succeeded')", timeout=15_000)
     assert page.evaluate("seen") == ["pending", "succeeded"]
+    assert polls == []  # pushed over the cross-origin socket, not polled
 
 
 def test_a_merchant_page_on_another_origin_can_fall_back_to_polling(merchant, new_page):
