@@ -30,6 +30,7 @@ elif ASYNC_MODE == "gevent":
     monkey.patch_all()
 
 import errno  # noqa: E402
+import logging  # noqa: E402
 import resource  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
@@ -40,6 +41,12 @@ from payhub.extensions import db, socketio  # noqa: E402
 # Room for 10,000+ idle subscribers: eventlet's defaults are 1,024 connections and a backlog of 50.
 MAX_CONNECTIONS = 20_000
 BACKLOG = 4096
+# Open files kept for everything but client connections (database, gateways, Redis, logs).
+FILE_HEADROOM = 1024
+# accept() errors that mean "out of files or memory for now": wait, never end the server.
+EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+log = logging.getLogger("payhub.server")
 
 
 def raise_file_limit() -> None:
@@ -47,6 +54,80 @@ def raise_file_limit() -> None:
     target = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def connection_limit() -> int:
+    """Connections one process serves at once: MAX_CONNECTIONS, or fewer when the open files
+    limit would run out first (then the listening backlog holds the rest, nothing fails)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft - min(FILE_HEADROOM, soft // 4)))
+
+
+class Listener:
+    """The listening socket as eventlet.wsgi.server uses it, with two guards:
+
+    - an accept() that finds no file descriptor (or memory) left waits and tries again, where
+      eventlet.wsgi.server would end on the error (a flood of connections ended the server);
+    - one client address holds at most `per_address` connections at once (None: no cap); more
+      are closed as soon as accepted, so one address cannot take every connection slot.
+    """
+
+    PRUNE_EVERY = 4096  # accepts between two sweeps of the per-address table
+
+    def __init__(self, sock: socket.socket, per_address: int | None = None) -> None:
+        self._sock = sock
+        self._per_address = per_address
+        self._open: dict[str, list[socket.socket]] = {}
+        self._accepted = 0
+        self._warned = 0.0
+
+    def accept(self):
+        while True:
+            connection, address = self._accept()
+            if self._admit(connection, address):
+                return connection, address
+            connection.close()
+
+    def _accept(self):
+        import eventlet
+
+        while True:
+            try:
+                return self._sock.accept()
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:
+                    raise
+                self._warn(f"cannot accept connections: {exc.strerror}; waiting")
+                eventlet.sleep(0.1)
+
+    def _admit(self, connection: socket.socket, address) -> bool:
+        if self._per_address is None:
+            return True
+        self._accepted += 1
+        if self._accepted % self.PRUNE_EVERY == 0:
+            self._open = {host: alive for host, held in self._open.items() if (alive := _open_only(held))}
+        held = self._open.setdefault(address[0], [])
+        if len(held) >= self._per_address:
+            held[:] = _open_only(held)
+            if len(held) >= self._per_address:
+                self._warn(f"{address[0]} holds {len(held)} connections: refusing more")
+                return False
+        held.append(connection)
+        return True
+
+    def _warn(self, message: str) -> None:
+        if time.monotonic() - self._warned > 10:  # a flood must not flood the log too
+            self._warned = time.monotonic()
+            log.warning("%s", message)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _open_only(connections: list[socket.socket]) -> list[socket.socket]:
+    return [c for c in connections if c.fileno() != -1]  # -1: closed since
 
 
 def announce(app) -> None:
@@ -100,7 +181,12 @@ def serve(app, listener: socket.socket) -> None:
     if ASYNC_MODE == "eventlet":
         import eventlet.wsgi
 
-        eventlet.wsgi.server(listener, app, max_size=MAX_CONNECTIONS, log_output=False)
+        # An idle or half-sent connection is closed after idle_timeout: held ones are not free.
+        # Behind trusted proxies every connection comes from a proxy: the proxy caps per client.
+        per_address = settings.connections_per_address if settings.rate_limits and not settings.trusted_proxies \
+            else None
+        eventlet.wsgi.server(Listener(listener, per_address), app, max_size=connection_limit(), log_output=False,
+                             socket_timeout=settings.idle_timeout, keepalive=settings.idle_timeout)
     else:
         # Werkzeug (threading) and gevent bind their own socket, also without SO_REUSEPORT:
         # ours only proved the port free, and is handed back just before they bind.

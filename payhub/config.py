@@ -63,6 +63,12 @@ class Settings:
     limit_subscribe: str = "120/minute"
     # Long polls one process holds at once; beyond it GET …/status?wait= answers 429.
     long_poll_max: int = 1000
+    # Seconds a client connection may stay silent (idle keep-alive, a request sent slowly)
+    # before the server closes it (python app.py, eventlet). Socket.IO's pings come every 25 s.
+    idle_timeout: float = 60
+    # Connections one client address may hold at once (python app.py, eventlet; off with
+    # rate_limits=0 and behind trusted proxies, which see every client's address).
+    connections_per_address: int = 500
     # How many reverse proxies in front set X-Forwarded-For / -Proto (0: trust none).
     trusted_proxies: int = 0
     # Bearer token GET /metrics requires; empty = open (local use).
