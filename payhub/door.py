@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 
 from . import group_commit, lifecycle, metrics, outbox, poll_schedule
 from .extensions import db
-from .gateways.base import StatusUpdate, redact
+from .gateways.base import RETURN, StatusUpdate, redact
 from .logs import note_payment
 from .models import Payment, PaymentEvent, utcnow
 from .publishing import publish
@@ -62,6 +62,13 @@ _SEEN = select(_E.c.applied).where(
     _E.c.payment_id == bindparam("k_payment"),
     or_(_E.c.content_hash == bindparam("k_digest"), _E.c.gateway_event_id == bindparam("k_event")),
 ).order_by(_E.c.applied.desc()).limit(1)
+_REPEAT_KEPT = select(_E.c.id).where(
+    _E.c.payment_id == bindparam("k_payment"), _E.c.reason == lifecycle.DUPLICATE,
+    or_(_E.c.content_hash == bindparam("k_digest"), _E.c.gateway_event_id == bindparam("k_event")),
+).limit(1)
+_ORPHAN_KEPT = select(_E.c.id).where(
+    _E.c.payment_id.is_(None), _E.c.gateway == bindparam("k_gateway"), _E.c.content_hash == bindparam("k_digest"),
+).limit(1)
 _CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
     updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
@@ -111,11 +118,15 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
     """Record the update in the current transaction: (outcome, whether to publish after the commit)."""
     conn = db.session.connection()
     payload = redact(dict(update.payload))
-    digest = content_hash(update.gateway, payload)
+    # What the signature covers, when the payload carries more (Paytm signs values, not names).
+    digest = content_hash(update.gateway, payload if update.signed_content is None else update.signed_content)
     row = _lock_payment(conn, update)
     if row is None and update.kind is lifecycle.Kind.INFO:
         return Outcome(IGNORED, UNKNOWN_PAYMENT, None, None), False  # no payment to keep it on
     if row is None:
+        kept = _kept(conn, update, _ORPHAN_KEPT, {"k_gateway": update.gateway, "k_digest": digest})
+        if kept is not None:  # stored already: still answered as unknown, so the gateway retries
+            return Outcome(UNKNOWN_PAYMENT, UNKNOWN_PAYMENT, None, kept), False
         event_id = _add_event(conn, update, None, payload, digest, False, UNKNOWN_PAYMENT)
         log.warning("%s %s for unknown payment %s", update.gateway, update.source, update.gateway_order_id)
         return Outcome(UNKNOWN_PAYMENT, UNKNOWN_PAYMENT, None, event_id), False
@@ -124,6 +135,9 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
     before = payment.status
     seen = _seen_before(conn, payment.id, update.gateway_event_id, digest)
     if seen is not None:
+        params = {"k_payment": payment.id, "k_digest": digest, "k_event": update.gateway_event_id}
+        if _kept(conn, update, _REPEAT_KEPT, params) is not None:  # told again already, at its first repeat
+            return Outcome(DUPLICATE, lifecycle.DUPLICATE, public_view(payment), None), False
         event_id = _add_event(conn, update, payment, payload, digest, False, lifecycle.DUPLICATE, before)
         # A resent update that was applied: its first delivery may have died between the commit
         # and the publish (the gateway resends what got no 2xx), so tell again.
@@ -158,6 +172,16 @@ def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, diges
     params = {"k_payment": payment_id, "k_digest": digest, "k_event": gateway_event_id}
     row = conn.execute(_SEEN, params).first()
     return None if row is None else bool(row.applied)
+
+
+def _kept(conn: Any, update: StatusUpdate, query: Any, params: dict[str, Any]) -> int | None:
+    """The event already kept for this repeat, if the update is one a shopper's browser carried
+    (a signed return; Paytm's form callbacks, the same bytes): the shopper can send it again at
+    will, so its repeat is kept once, then written no more (CONTRACT.md §9). Other repeats (a
+    gateway's retries) are all kept, as every authentic update is."""
+    if update.source != RETURN and not update.seen_by_browser:
+        return None
+    return conn.execute(query, params).scalar()
 
 
 def _change(conn: Any, payment: SimpleNamespace, update: StatusUpdate, status: str) -> None:

@@ -122,6 +122,14 @@ class StatusUpdate:
     # same bytes could name another order. The hub then applies the update only if no other
     # payment it opened can claim them (payhub/joined_binding.py); otherwise nothing is written.
     joined_order_amount: tuple[str, str] | None = None
+    # What the signature covers, when the payload holds more than that (Paytm's checksum covers
+    # a form's values, not its field names): two updates with the same signed content are the
+    # same update, however the unsigned rest was dressed (the door's duplicate check).
+    signed_content: str | None = None
+    # True when these exact signed bytes also pass through the shopper's browser (Paytm posts
+    # the same form to the return URL and as its webhook): the shopper can replay them at will,
+    # so the door keeps a repeat of them once, as it does for browser returns.
+    seen_by_browser: bool = False
     # Why the source sends it (e.g. an expiry for `gateway_unreachable`): the event's `reason`
     # when the transition table gives none (an applied update that is not a mismatch).
     reason: str | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
@@ -107,7 +108,7 @@ class PaytmGateway(Gateway):
     def parse_return(self, request: RawRequest) -> StatusUpdate:
         fields = read_form(request)
         self._check([fields], fields.get(checksum.CHECKSUM_FIELD))
-        return to_update(FORM, fields, RETURN, mid=self._mid)
+        return _signed_form(to_update(FORM, fields, RETURN, mid=self._mid), fields)
 
     def parse_webhook(self, request: RawRequest) -> StatusUpdate:
         if request.body.lstrip()[:1] == b"{":
@@ -116,7 +117,7 @@ class PaytmGateway(Gateway):
             return to_update(JSON_BODY, body, WEBHOOK, mid=self._mid)
         fields = read_form(request)
         self._check([fields], fields.get(checksum.CHECKSUM_FIELD))
-        return to_update(FORM, fields, WEBHOOK, mid=self._mid)
+        return _signed_form(to_update(FORM, fields, WEBHOOK, mid=self._mid), fields)
 
     def poll(self, payment: PaymentRef) -> StatusUpdate:
         order_id = payment.gateway_order_id or payment.order_id
@@ -161,6 +162,16 @@ class PaytmGateway(Gateway):
         if isinstance(signature, str) and signature and not checksum.verify(body_text, self._key, signature):
             log.warning("Paytm %s response signature did not verify", what)
         return body
+
+
+def _signed_form(update: StatusUpdate, fields: dict[str, str]) -> StatusUpdate:
+    """The update of a checksummed form. Its identity is what the checksum covers, the values
+    joined in key order: the key names are not signed, so the same checksum covers the form with
+    a field renamed, and a rename must not count as a new update. The shopper's browser carries
+    this very form (the return), and can post it to /webhooks/paytm too, which is not rate
+    limited: its repeats are kept once (door.py)."""
+    signed = checksum.params_string({k: v for k, v in fields.items() if k != checksum.CHECKSUM_FIELD})
+    return replace(update, signed_content=signed, seen_by_browser=True)
 
 
 def _user_info(payment: PaymentRef) -> dict[str, str]:
