@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from flask import g, has_app_context, has_request_context, request
 
+from .logsafe import FloodGuard
+
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PAYMENT_ID = re.compile(r"\bpay_[A-Za-z0-9_-]{8,40}\b")
@@ -94,6 +96,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())
+    handler.addFilter(FloodGuard())  # anyone can make the hub log a line; nobody may fill the disk
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -103,4 +106,9 @@ def configure(level: str = "INFO", fmt: str = "text") -> logging.Handler:
     # a migration changed.
     for chatty in ("apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Engine.IO and Socket.IO add a bare stderr handler of their own to a logger whose level is
+    # unset (errors only, like theirs): with the level set here, their lines come through this
+    # handler, formatted, with the context and the flood guard, and only once.
+    for library in ("engineio.server", "socketio.server"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     return handler

@@ -162,3 +162,45 @@ def test_the_connection_cap_is_off_with_the_rate_limits(live_hub):
     assert get_from(hub, "127.0.0.1") == 200
     for conn in held:
         conn.close()
+
+
+# -- the log -------------------------------------------------------------------------------------
+def test_a_visitor_cannot_flood_the_log(live_hub):
+    """Every forged webhook logged a line, every garbage Socket.IO packet a 2 KB traceback, as
+    fast as anyone could send them (neither is rate limited)."""
+    hub = live_hub()
+    sid = handshake(hub)
+    url = f"{hub.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    assert requests.post(url, data="40", timeout=10).status_code == 200
+    before = len(hub.log())
+    with requests.Session() as session:
+        for _ in range(300):
+            session.post(f"{hub.url}/webhooks/sandbox", data=b"{}", timeout=10,
+                         headers={"X-Payhub-Signature": "sha256=forged"})
+            session.post(url, data=f"42[{'[' * 5000}", timeout=10)
+    wait_until(lambda: False, 1)  # let the handlers finish logging
+    grown = len(hub.log()) - before
+    assert grown < 120_000, f"the log grew by {grown} bytes"  # the old hub: about 700 KB
+    assert "webhook rejected" in hub.log()[before:]  # still said, a few times
+
+
+def test_the_log_says_how_many_lines_it_held_back(tmp_path):
+    import logging
+
+    from payhub.logsafe import FloodGuard
+
+    guard, seen = FloodGuard(burst=3, window=0.5), []
+    logger = logging.getLogger("payhub.test.flood")
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    handler.addFilter(guard)
+    logger.addHandler(handler)
+    try:
+        for i in range(10):
+            logger.warning("forged webhook %d", i)
+        time.sleep(0.6)
+        logger.warning("forged webhook %d", 10)
+    finally:
+        logger.removeHandler(handler)
+    assert seen[:3] == ["forged webhook 0", "forged webhook 1", "forged webhook 2"]
+    assert seen[3:] == ["forged webhook 10 [7 more like this in the last 0.5 s were not logged]"]
