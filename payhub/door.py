@@ -175,11 +175,11 @@ def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, diges
 
 
 def _kept(conn: Any, update: StatusUpdate, query: Any, params: dict[str, Any]) -> int | None:
-    """The event already kept for this repeat, if the update is one a shopper's browser carried
-    (a signed return; Paytm's form callbacks, the same bytes): the shopper can send it again at
-    will, so its repeat is kept once, then written no more (CONTRACT.md §9). Other repeats (a
-    gateway's retries) are all kept, as every authentic update is."""
-    if update.source != RETURN and not update.seen_by_browser:
+    """The event already kept for this repeat, if the update is one the shopper can make arrive
+    again at will (a signed browser return, Paytm's form callbacks, a refresh asked for with the
+    subscribe token): its repeat is kept once, then written no more (CONTRACT.md §9). Other
+    repeats (a gateway's retries, the sweep's polls) are all kept, as every authentic update is."""
+    if update.source != RETURN and not update.shopper_can_repeat:
         return None
     return conn.execute(query, params).scalar()
 

@@ -33,9 +33,11 @@ class PollResult:
     error: str | None = None
 
 
-def poll_payment(payment_id: str) -> Outcome | None:
+def poll_payment(payment_id: str, *, by_shopper: bool = False) -> Outcome | None:
     """Poll the payment's gateway now and apply the answer. None when there is nothing to ask
-    (unknown payment, gateway disabled, or never opened at the gateway). Raises GatewayError."""
+    (unknown payment, gateway disabled, or never opened at the gateway). Raises GatewayError.
+    `by_shopper`: asked for with the subscribe token, as often as the refresh limit allows, so
+    an unchanged answer is kept once (door.py)."""
     payment = db.session.get(Payment, payment_id)
     gateway = current_app.extensions["payhub.gateways"].get(payment.gateway) if payment else None
     if payment is None or gateway is None or not payment.gateway_order_id:
@@ -44,7 +46,8 @@ def poll_payment(payment_id: str) -> Outcome | None:
     ref = payment_ref(payment)
     db.session.rollback()  # no transaction stays open across the network call
     started = time.perf_counter()
-    outcome = apply_update(replace(_ask(gateway, ref, started), payment_id=payment_id, source=POLL))
+    answer = replace(_ask(gateway, ref, started), payment_id=payment_id, source=POLL, shopper_can_repeat=by_shopper)
+    outcome = apply_update(answer)
     metrics.POLL_SECONDS.labels(gateway.name, "ok").observe(time.perf_counter() - started)
     return outcome
 

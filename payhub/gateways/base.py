@@ -126,10 +126,11 @@ class StatusUpdate:
     # a form's values, not its field names): two updates with the same signed content are the
     # same update, however the unsigned rest was dressed (the door's duplicate check).
     signed_content: str | None = None
-    # True when these exact signed bytes also pass through the shopper's browser (Paytm posts
-    # the same form to the return URL and as its webhook): the shopper can replay them at will,
-    # so the door keeps a repeat of them once, as it does for browser returns.
-    seen_by_browser: bool = False
+    # True when the shopper can make this update arrive again at will: the same signed bytes
+    # pass through their browser (Paytm posts the same form to the return URL and as its
+    # webhook), or their page asked for the poll (refresh with the subscribe token). The door
+    # keeps a repeat of such an update once, as it does for browser returns.
+    shopper_can_repeat: bool = False
     # Why the source sends it (e.g. an expiry for `gateway_unreachable`): the event's `reason`
     # when the transition table gives none (an applied update that is not a mismatch).
     reason: str | None = None

@@ -171,7 +171,7 @@ def _signed_form(update: StatusUpdate, fields: dict[str, str]) -> StatusUpdate:
     this very form (the return), and can post it to /webhooks/paytm too, which is not rate
     limited: its repeats are kept once (door.py)."""
     signed = checksum.params_string({k: v for k, v in fields.items() if k != checksum.CHECKSUM_FIELD})
-    return replace(update, signed_content=signed, seen_by_browser=True)
+    return replace(update, signed_content=signed, shopper_can_repeat=True)
 
 
 def _user_info(payment: PaymentRef) -> dict[str, str]:

@@ -145,7 +145,7 @@ def refresh(payment_id: str) -> Any:
     if not claim_refresh(payment.id, settings().refresh_interval):
         raise ApiError(429, "rate_limited", "this payment was refreshed moments ago; try again shortly")
     try:
-        poll_payment(payment.id)
+        poll_payment(payment.id, by_shopper=not merchant)
     except GatewayError as exc:
         raise ApiError(502, "gateway_error", f"the {payment.gateway} gateway did not answer: {exc}") from None
     payment = get_payment(payment_id)

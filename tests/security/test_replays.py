@@ -14,6 +14,7 @@ then answered the same and written no more; an orphan (no payment of ours) is ke
 
 from __future__ import annotations
 
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ import pytest
 from tests.conftest import Api
 from tests.fakes.paytm_api import FakePaytm
 from tests.fakes.razorpay_api import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, FakeRazorpay
+from tests.fakes.sandbox_status import FakeSandboxStatus
 from tests.gateways.helpers import FLOW_SETTINGS, serving
 
 from .conftest import row_counts
@@ -152,3 +154,36 @@ def test_a_new_fact_about_the_payment_is_still_recorded(paytm, paytm_fake):
     refunded = paytm_fake.pay(created["order_id"], amount="100.50", refund="100.50")
     assert post_form(api, "/webhooks/paytm", refunded).get_json()["result"] == "applied"
     assert api.payment(created["id"])["status"] == "refunded"
+
+
+# -- a shopper's refresh ---------------------------------------------------------------------------
+@pytest.fixture
+def sandbox_status():
+    yield from serving(FakeSandboxStatus())
+
+
+def test_a_shoppers_refreshes_of_an_unchanged_payment_are_recorded_once(make_app, sandbox_status):
+    """With the subscribe token a shopper may refresh every PAYHUB_REFRESH_INTERVAL (5 s) for the
+    token's week: each unchanged answer was another row (17,280 a day per payment)."""
+    hub = make_app(PAYHUB_SANDBOX_BASE_URL=sandbox_status.url, PAYHUB_REFRESH_INTERVAL="0.001")
+    api = Api(hub.test_client())
+    created = api.create()
+    shopper = hub.test_client()
+
+    def refresh():
+        answer = shopper.post(f"/api/payments/{created['id']}/refresh",
+                              headers={"X-Payhub-Token": created["subscribe_token"]})
+        assert answer.status_code == 200, answer.get_json()
+        time.sleep(0.01)
+
+    refresh()
+    refresh()
+    recorded = row_counts(hub)
+    for _ in range(10):
+        refresh()
+    assert row_counts(hub) == recorded
+    assert [e["reason"] for e in events(api, created)] == ["no_change", "duplicate"]
+    # News still counts: the payment succeeds at the gateway, the next refresh applies it.
+    sandbox_status.statuses[created["gateway_order_id"]] = "success"
+    refresh()
+    assert api.payment(created["id"])["status"] == "succeeded"
