@@ -1,7 +1,8 @@
 """Per-address limits on the entry points anyone can reach without a key (CONTRACT.md §9).
 
 Flask-Limiter counts the HTTP routes (the demo shop, browser returns, sign-in, status polls);
-Socket.IO connects and subscribes are counted on the same storage by `allow()`. Limits live
+Socket.IO connects and subscribes are counted on the same storage by `allow()`, and engine.io
+handshakes (the session a Socket.IO connect starts with) by `handshake_limit`. Limits live
 in memory, or in Redis when the hub runs with a Redis message queue, so that N processes
 share one count. Signed gateway webhooks and the merchant API (bearer key) are never limited
 per address: a gateway sends bursts from a few addresses.
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from flask import Flask, current_app, render_template, request
 from flask_limiter import RateLimitExceeded
@@ -72,6 +74,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     limiter.enabled = settings.rate_limits
     limiter.init_app(app)
 
+    app.wsgi_app = handshake_limit(app.wsgi_app, app)  # type: ignore[method-assign]
+
     @app.errorhandler(RateLimitExceeded)
     def _limited(exc: RateLimitExceeded) -> Any:
         metrics.RATE_LIMITED.labels(request.endpoint or "unknown").inc()
@@ -103,15 +107,41 @@ def too_many(seconds: int, message: str = "too many requests from this address")
 
 def allow(name: str) -> bool:
     """Count one Socket.IO connect or subscribe for this address; False once over the limit."""
+    return _hit(name, f"socketio.{name}", client_address()) is None
+
+
+def _hit(name: str, scope: str, key: str) -> int | None:
+    """Count one hit of rule `name` for `key`: None if allowed, else the seconds to wait."""
     if not limiter.enabled:
-        return True
-    key = client_address()
+        return None
     try:
         items = parse_many(rule(name)())
-        allowed = all(limiter.limiter.hit(item, KEY_PREFIX, f"socketio.{name}", key) for item in items)
+        refused = [item for item in items if not limiter.limiter.hit(item, KEY_PREFIX, scope, key)]
+        if not refused:
+            return None
+        reset_at = max(limiter.limiter.get_window_stats(item, KEY_PREFIX, scope, key).reset_time for item in refused)
     except Exception:  # the storage is down: let the client in rather than fail
-        log.warning("rate limit storage unreachable; a %s was not counted", name)
-        return True
-    if not allowed:
-        metrics.RATE_LIMITED.labels(f"socketio.{name}").inc()
-    return allowed
+        log.warning("rate limit storage unreachable; a %s was not counted", scope)
+        return None
+    metrics.RATE_LIMITED.labels(scope).inc()
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def handshake_limit(wsgi_app: Callable[..., Any], app: Flask, path: str = "/socket.io") -> Callable[..., Any]:
+    """Count engine.io handshakes (a request to Socket.IO's path with no session id) per address
+    on PAYHUB_LIMIT_SOCKET, apart from the Socket.IO connects that may follow: each one opens a
+    session that holds memory until its ping timeout (about 13 KB for 45 s), and a plain GET
+    opens one. Beyond the limit: 429 with Retry-After, no session."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(path) and "sid" not in parse_qs(environ.get("QUERY_STRING", "")):
+            with app.app_context():
+                wait = _hit("socket", "socketio.handshake", environ.get("REMOTE_ADDR") or "unknown")
+            if wait is not None:
+                start_response("429 TOO MANY REQUESTS", [("Content-Type", "application/json"),
+                                                         ("Retry-After", str(wait))])
+                return [b'{"error": {"code": "rate_limited", "message": "too many Socket.IO sessions from this '
+                        b'address"}}']
+        return wsgi_app(environ, start_response)
+
+    return middleware

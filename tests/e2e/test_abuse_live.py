@@ -204,3 +204,44 @@ def test_the_log_says_how_many_lines_it_held_back(tmp_path):
         logger.removeHandler(handler)
     assert seen[:3] == ["forged webhook 0", "forged webhook 1", "forged webhook 2"]
     assert seen[3:] == ["forged webhook 10 [7 more like this in the last 0.5 s were not logged]"]
+
+
+# -- engine.io handshakes ------------------------------------------------------------------------
+def handshake_from(hub: LiveHub, source: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10, source_address=(source, 0))
+    conn.request("GET", "/socket.io/?EIO=4&transport=polling")
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    return answer
+
+
+def test_engine_io_handshakes_are_limited_per_address(live_hub):
+    """Each handshake holds a session (about 13 KB) until its ping timeout; the Socket.IO connect
+    limit counted only the namespace connect that may follow, so plain GETs were unlimited
+    (10,000 in 12 s: +130 MB)."""
+    hub = live_hub(PAYHUB_LIMIT_SOCKET="5/minute")
+    assert [handshake_from(hub, "127.0.0.1").status for _ in range(5)] == [200] * 5
+    refused = handshake_from(hub, "127.0.0.1")
+    assert refused.status == 429 and 1 <= int(refused.getheader("Retry-After")) <= 60
+    assert handshake_from(hub, "127.0.0.2").status == 200  # counted per address
+
+    # A session already open is not a handshake: its requests go on.
+    one = live_hub(PAYHUB_LIMIT_SOCKET="1/minute")
+    url = f"{one.url}/socket.io/?EIO=4&transport=polling&sid={handshake(one)}"
+    assert requests.post(url, data="40", timeout=10).text == "OK"
+    assert requests.get(url, timeout=10).text.startswith("40{")
+    assert handshake_from(one, "127.0.0.1").status == 429
+
+
+def test_a_real_socket_io_client_still_connects_and_subscribes(live_hub):
+    import socketio
+
+    hub = live_hub(PAYHUB_LIMIT_SOCKET="2/minute")
+    payment = hub.create()
+    client = socketio.Client(reconnection=False)
+    for transports in (["polling", "websocket"], ["websocket"]):
+        client.connect(hub.url, transports=transports, wait_timeout=10)
+        ack = client.call("subscribe", {"payment_id": payment["id"], "token": payment["subscribe_token"]}, timeout=10)
+        assert ack["ok"] is True
+        client.disconnect()
