@@ -69,6 +69,12 @@ _REPEAT_KEPT = select(_E.c.id).where(
 _ORPHAN_KEPT = select(_E.c.id).where(
     _E.c.payment_id.is_(None), _E.c.gateway == bindparam("k_gateway"), _E.c.content_hash == bindparam("k_digest"),
 ).limit(1)
+# A failure of the refund an update is about, already on the payment's log. Same connection as
+# the rest of _record, so it sees a failure recorded earlier in the same (group's) transaction.
+_REFUND_FAILED = select(_E.c.id).where(
+    _E.c.payment_id == bindparam("k_payment"), _E.c.subject_id == bindparam("k_subject"),
+    _E.c.kind == lifecycle.Kind.REFUND_FAILED.value,
+).limit(1)
 _CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
     updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
@@ -145,6 +151,7 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
     decision = lifecycle.decide(
         current=before, kind=update.kind, amount=payment.amount, currency=payment.currency,
         amount_received=update.amount_received, currency_received=update.currency, resolution=update.status,
+        refund_failed_before=_refund_failed_before(conn, payment.id, update),
     )
     if decision.applied:
         _change(conn, payment, update, decision.status)
@@ -172,6 +179,14 @@ def _seen_before(conn: Any, payment_id: str, gateway_event_id: str | None, diges
     params = {"k_payment": payment_id, "k_digest": digest, "k_event": gateway_event_id}
     row = conn.execute(_SEEN, params).first()
     return None if row is None else bool(row.applied)
+
+
+def _refund_failed_before(conn: Any, payment_id: str, update: StatusUpdate) -> bool:
+    """Whether the payment's log holds a failure of the refund this refund_pending or refunded
+    update is about. Asked only for those (one indexed lookup), never on the path of a success."""
+    if update.subject_id is None or update.kind not in lifecycle.REFUND_PROGRESS:
+        return False
+    return conn.execute(_REFUND_FAILED, {"k_payment": payment_id, "k_subject": update.subject_id}).first() is not None
 
 
 def _kept(conn: Any, update: StatusUpdate, query: Any, params: dict[str, Any]) -> int | None:
@@ -217,6 +232,7 @@ def _add_event(
         "status": update.status,
         "gateway_status": update.gateway_status[:64] if update.gateway_status else None,
         "gateway_event_id": update.gateway_event_id,
+        "subject_id": update.subject_id,
         "content_hash": digest,
         "applied": applied,
         "reason": reason,

@@ -77,6 +77,12 @@ AMOUNT_MISMATCH = "amount_mismatch"
 AMOUNT_UNCONFIRMED = "amount_unconfirmed"  # a success without the amount cannot close a review
 NO_CHANGE = "no_change"
 INFORMATIONAL = "informational"
+# News that a refund started or went through, when its failure is already on the payment's log
+# (the gateway sent them out of order): older news, or the payment would wait in refund_pending
+# for an event that never comes.
+REFUND_ALREADY_FAILED = "refund_already_failed"
+# The kinds an earlier failure of the same refund makes older news.
+REFUND_PROGRESS = frozenset({Kind.REFUND_PENDING, Kind.REFUNDED})
 
 
 def is_final(status: str) -> bool:
@@ -119,6 +125,7 @@ def decide(
     amount_received: int | None = None,
     currency_received: str | None = None,
     resolution: str | None = None,
+    refund_failed_before: bool = False,
 ) -> Decision:
     """Decide by the transition table whether an update of `kind` applies to a payment in
     `current` (worth `amount` `currency`).
@@ -127,9 +134,13 @@ def decide(
     amount_mismatch). Only a success that reports the full amount received leaves
     needs_review; a currency the source does not report is its only one, the payment's. A
     repeated update, an older one, or a move the table forbids changes nothing.
+    `refund_failed_before`: the payment's log already holds the failure of the refund this
+    update is about, so a refund_pending or refunded update is older news.
     """
     if kind is Kind.INFO:
         return Decision(False, current, INFORMATIONAL)
+    if refund_failed_before and kind in REFUND_PROGRESS:
+        return Decision(False, current, REFUND_ALREADY_FAILED)
     target, reason = target_of(kind, resolution), None
     if kind is Kind.SUCCESS:
         if _mismatch(amount, currency, amount_received, currency_received):

@@ -96,6 +96,9 @@ class PaymentEvent(db.Model):
     status: Mapped[str] = mapped_column(String(20))
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     gateway_event_id: Mapped[str | None] = mapped_column(String(200))
+    # The gateway's id of what the update is about when that is not the payment itself: the
+    # refund (Razorpay rfnd_..., Stripe re_...), so news of one refund is told from another's.
+    subject_id: Mapped[str | None] = mapped_column(String(100))
     content_hash: Mapped[str] = mapped_column(String(64))
     applied: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(40))
@@ -110,6 +113,7 @@ class PaymentEvent(db.Model):
         Index("ix_events_payment", "payment_id", "id"),
         Index("ix_events_gateway_event", "payment_id", "gateway_event_id"),
         Index("ix_events_content", "payment_id", "content_hash"),
+        Index("ix_events_subject", "payment_id", "subject_id"),
     )
 
 

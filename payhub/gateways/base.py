@@ -109,6 +109,10 @@ class StatusUpdate:
     gateway_order_id: str | None = None
     gateway_payment_id: str | None = None
     gateway_event_id: str | None = None
+    # The gateway's id of what the update is about when it is not the payment itself: the
+    # refund of a refund event (Razorpay rfnd_..., Stripe re_...). The door tells one refund's
+    # news from another's by it (a refund's failure may arrive before its creation).
+    subject_id: str | None = None
     amount_received: int | None = None
     currency: str | None = None
     # The raw payload as received, with secrets and card data removed (see `redact`).

@@ -77,8 +77,8 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any] | None
     elif event in REFUND_EVENTS:
         refund, payment = entity(payload, "refund"), entity(payload, "payment")
         order_id = text(payment, "order_id", required=False)
-        facts = {"kind": refund_kind(event, payment), "gateway_payment_id": text(payment, "id")}
-        text(refund, "id")
+        facts = {"kind": refund_kind(event, payment), "gateway_payment_id": text(payment, "id"),
+                 "subject_id": text(refund, "id")}
     else:
         facts, order_id = _other_event(event, payload)
         if facts is None:

@@ -98,7 +98,12 @@ def _refund_facts(event_type: str, refund: Mapping[str, Any]) -> dict[str, Any] 
     charge = refund.get("charge")
     charge_id = charge.get("id") if isinstance(charge, Mapping) else charge
     return {"kind": kind, "status": target_of(kind), "gateway_order_id": intent_id, "unknown_is_foreign": True,
-            "gateway_payment_id": charge_id if isinstance(charge_id, str) and len(charge_id) <= 100 else None}
+            "gateway_payment_id": _short_id(charge_id), "subject_id": _short_id(refund.get("id"))}
+
+
+def _short_id(value: Any) -> str | None:
+    """An id that fits its column, else None (the update still counts, unattributed)."""
+    return value if isinstance(value, str) and 0 < len(value) <= 100 else None
 
 
 def _info_facts(obj: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -159,6 +159,15 @@ def test_a_failed_refund_is_a_refund_failed_update(fake, gateway, order):
     failed = fake.refund(payment["id"], status="failed")
     update = deliver(gateway, *fake.webhook(fake.event("refund.failed", payment, refund=failed)))
     assert (update.kind, update.status, update.gateway_order_id) == ("refund_failed", "succeeded", order["id"])
+    assert update.subject_id == failed["id"]  # which refund failed: its creation may come later
+
+
+def test_refund_events_name_their_refund_and_payment_events_none(fake, gateway, order):
+    payment = fake.pay(order["id"])
+    assert deliver(gateway, *fake.webhook(fake.event("payment.captured", payment))).subject_id is None
+    for name, status in (("refund.created", "pending"), ("refund.processed", "processed")):
+        refund = fake.refund(payment["id"], 10000, status=status)
+        assert deliver(gateway, *fake.webhook(fake.event(name, payment, refund=refund))).subject_id == refund["id"]
 
 
 def test_an_auto_refund_of_an_uncaptured_payment_is_a_failure(fake, gateway, order):

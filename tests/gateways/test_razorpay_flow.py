@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
+import razorpay
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
@@ -236,6 +237,70 @@ def test_a_failed_refund_of_a_settled_payment_changes_nothing(api, fake, shop):
     assert send(api, fake, fake.event("refund.failed", paid, refund=failed)).get_json()["result"] == "not_applied"
     assert [v["status"] for v in pushed(sio)] == ["succeeded"]
     assert api.payment(created["id"])["version"] == 2
+
+# A refund's failure may arrive before its creation (Razorpay promises no order): the late
+# creation is then older news, or the payment would wait in refund_pending for an event that
+# never comes.
+def send_authentic(api: Api, fake: FakeRazorpay, event: dict) -> dict:
+    """Deliver a webhook the official razorpay SDK agrees is Razorpay's; its answer."""
+    body, headers = fake.webhook(event)
+    assert razorpay.Utility(None).verify_webhook_signature(body.decode(), headers["X-Razorpay-Signature"],
+                                                           WEBHOOK_SECRET)
+    response = api.client.post("/webhooks/razorpay", data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def refund_story(api, fake, created):
+    """A captured payment, a refund of it that failed, and the events Razorpay sends about it."""
+    paid = fake.pay(created["gateway_order_id"])
+    send_authentic(api, fake, fake.event("payment.captured", paid))
+    refund = fake.refund(paid["id"], status="pending")
+    creation = fake.event("refund.created", paid, refund=refund)  # the snapshot counts the refund
+    settled = dict(paid, amount_refunded=0, refund_status=None)  # the bank sent it back
+    failure = fake.event("refund.failed", settled, refund=dict(refund, status="failed"))
+    return paid, refund, creation, failure
+
+
+@ON_BOTH_DATABASES
+def test_a_refund_failure_before_its_creation_leaves_the_payment_succeeded(api, fake, shop):
+    created, sio = shop
+    _, _, creation, failure = refund_story(api, fake, created)
+    assert send_authentic(api, fake, failure)["result"] == "not_applied"
+    late = send_authentic(api, fake, creation)
+    assert late["result"] == "not_applied"
+    assert api.payment(created["id"])["events"][-1]["reason"] == "refund_already_failed"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["version"], payment["final"]) == ("succeeded", 2, True)
+    assert events_of(api, created) == [("success", True, None), ("refund_failed", False, "no_change"),
+                                       ("refund_pending", False, "refund_already_failed")]
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+@ON_BOTH_DATABASES
+def test_a_refund_processed_after_its_failure_is_older_news(api, fake, shop):
+    created, sio = shop
+    paid, refund, _, failure = refund_story(api, fake, created)
+    send_authentic(api, fake, failure)
+    processed = dict(paid, status="refunded", amount_refunded=50000, refund_status="full")
+    late = send_authentic(api, fake, fake.event("refund.processed", processed, refund=dict(refund, status="processed")))
+    assert late["result"] == "not_applied"
+    assert api.payment(created["id"])["events"][-1]["reason"] == "refund_already_failed"
+    assert api.payment(created["id"])["status"] == "succeeded"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+@ON_BOTH_DATABASES
+def test_another_refund_after_one_failed_is_pending(api, fake, shop):
+    created, sio = shop
+    paid, _, _, failure = refund_story(api, fake, created)
+    send_authentic(api, fake, failure)
+    paid.update(amount_refunded=0, refund_status=None)
+    other = fake.refund(paid["id"], 20000, status="pending")  # a new refund: its own rfnd_ id
+    assert send_authentic(api, fake, fake.event("refund.created", paid, refund=other))["result"] == "applied"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["final"]) == ("refund_pending", False)
+    assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending"]
 
 
 @ON_BOTH_DATABASES

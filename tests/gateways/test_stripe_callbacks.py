@@ -149,6 +149,7 @@ def test_charge_refunded_is_refunded_only_when_the_whole_charge_went_back(fake, 
     update = deliver(gateway, *fake.webhook(fake.event("charge.refunded", partial)))
     assert (update.status, update.gateway_order_id, update.gateway_payment_id) == (
         "refund_pending", intent["id"], partial["id"])
+    assert update.subject_id is None  # a charge may hold several refunds: it names none of them
     full = fake.refund(intent["id"])
     assert deliver(gateway, *fake.webhook(fake.event("charge.refunded", full))).status == "refunded"
 
@@ -164,6 +165,7 @@ def test_refund_objects_map_to_update_kinds(fake, gateway, intent, event_type, s
     refund = fake.refund_object(intent["id"], 1000, status=status)
     update = deliver(gateway, *fake.webhook(fake.event(event_type, refund)))
     assert (update.kind, update.gateway_order_id, update.gateway_payment_id) == (kind, intent["id"], refund["charge"])
+    assert update.subject_id == refund["id"]  # which refund: its failure may come before its creation
     assert update.unknown_is_foreign is True  # a refund of an intent PayHub lacks is not PayHub's
 
 

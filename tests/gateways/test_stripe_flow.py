@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+import stripe
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
@@ -236,6 +237,47 @@ def test_a_cancelled_refund_reported_on_the_charge_returns_the_payment_to_succee
     send(api, fake, fake.event("charge.refund.updated", refund))
     send(api, fake, fake.event("charge.refund.updated", {**refund, "status": "canceled"}))
     assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending", "succeeded"]
+
+# A refund's failure may arrive before its creation (Stripe promises no order): the late news of
+# that refund is then older news, or the payment would wait in refund_pending for nothing.
+def send_authentic(api: Api, fake: FakeStripe, event: dict) -> dict:
+    """Deliver a webhook the official stripe SDK agrees is Stripe's; its answer."""
+    body, headers = fake.webhook(event)
+    stripe.Webhook.construct_event(body.decode(), headers["Stripe-Signature"], WEBHOOK_SECRET)  # raises if not
+    response = api.client.post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.parametrize(("failed_as", "late_as"), [
+    ("refund.failed", "refund.created"), ("charge.refund.updated", "refund.updated"),
+])
+def test_a_refund_failure_before_its_creation_leaves_the_payment_succeeded(api, fake, shop, failed_as, late_as):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    send_authentic(api, fake, fake.event("payment_intent.succeeded", fake.succeed(intent_id)))
+    refund = fake.refund_object(intent_id, 1000, status="pending")
+    creation = fake.event(late_as, {**refund, "status": "succeeded" if late_as == "refund.updated" else "pending"})
+    assert send_authentic(api, fake, fake.event(failed_as, fake.fail_refund(refund)))["result"] == "not_applied"
+    late = send_authentic(api, fake, creation)
+    assert late["result"] == "not_applied"
+    assert api.payment(created["id"])["events"][-1]["reason"] == "refund_already_failed"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["version"], payment["final"]) == ("succeeded", 2, True)
+    assert [v["status"] for v in pushed(sio)] == ["succeeded"]
+
+
+@ON_BOTH_DATABASES
+def test_another_refund_after_one_failed_is_pending(api, fake, shop):
+    created, sio = shop
+    intent_id = created["gateway_order_id"]
+    send_authentic(api, fake, fake.event("payment_intent.succeeded", fake.succeed(intent_id)))
+    failed = fake.fail_refund(fake.refund_object(intent_id, 1000, status="pending"))
+    send_authentic(api, fake, fake.event("refund.failed", failed))
+    other = fake.refund_object(intent_id, 500, status="pending")  # a new refund: its own re_ id
+    assert send_authentic(api, fake, fake.event("refund.created", other))["result"] == "applied"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending"]
 
 
 def test_a_refund_of_an_intent_payhub_never_made_is_acknowledged(api, fake, shop):

@@ -89,3 +89,29 @@ def test_a_member_that_fails_is_retried_alone_and_poisons_no_other(app, api, tmp
     assert [r.result for i, r in enumerate(results) if i != 1] == ["applied", "applied", "applied", "duplicate"]
     assert [api.payment(p["id"])["version"] for p in payments] == [2, 1, 2, 2]
     assert api.payment(payments[1]["id"])["events"] == []
+
+
+def test_a_refunds_failure_and_its_late_creation_in_one_group(app, api, tmp_path):
+    """The creation sees the failure written before it in the same, not yet committed,
+    transaction: the payment does not wait in refund_pending for news that never comes."""
+    first, payment = api.create(), api.create()
+    with app.app_context():
+        apply_update(success(payment, "evt_paid"))
+
+    def refund_news(kind: str, status: str, event_id: str) -> StatusUpdate:
+        return StatusUpdate(gateway="sandbox", kind=kind, status=status, gateway_status=kind,
+                            gateway_order_id=payment["gateway_order_id"], gateway_event_id=event_id,
+                            subject_id="re_late", payload={"event_id": event_id})
+
+    sizes = REGISTRY.get_sample_value("payhub_commit_group_size_sum") or 0
+    commits = REGISTRY.get_sample_value("payhub_commit_group_size_count") or 0
+    # The first leads a group of its own (waiting for the write lock); the other two queue together.
+    results = apply_together(app, tmp_path, [success(first, "evt_first"),
+                                             refund_news("refund_failed", "succeeded", "evt_failed"),
+                                             refund_news("refund_pending", "refund_pending", "evt_created")])
+    assert (REGISTRY.get_sample_value("payhub_commit_group_size_sum") - sizes,
+            REGISTRY.get_sample_value("payhub_commit_group_size_count") - commits) == (3, 2)
+    assert [(r.result, r.reason) for r in results[1:]] == [("not_applied", "no_change"),
+                                                          ("not_applied", "refund_already_failed")]
+    seen = api.payment(payment["id"])
+    assert (seen["status"], seen["version"]) == ("succeeded", 2)

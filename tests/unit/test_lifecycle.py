@@ -138,6 +138,24 @@ def test_refund_failure_leaves_only_refund_pending(current):
     assert decide(current, "refund_failed") == lc.Decision(False, current, "illegal_transition")
 
 
+@pytest.mark.parametrize("current", STATUSES)
+@pytest.mark.parametrize("update", ["refund_pending", "refunded"])
+def test_news_of_a_refund_whose_failure_is_logged_is_older_news(current, update):
+    kind, extra = UPDATES[update]
+    decision = lc.decide(current=current, kind=lc.Kind(kind), amount=1000, currency="INR", refund_failed_before=True,
+                         **extra)
+    assert decision == lc.Decision(False, current, "refund_already_failed")
+
+
+@pytest.mark.parametrize("update", sorted(set(UPDATES) - {"refund_pending", "refunded"}))
+def test_a_logged_refund_failure_changes_no_other_decision(update):
+    kind, extra = UPDATES[update]
+    for current in STATUSES:
+        told = lc.decide(current=current, kind=lc.Kind(kind), amount=1000, currency="INR", refund_failed_before=True,
+                         **extra)
+        assert told == decide(current, update)
+
+
 def test_a_success_never_undoes_a_refund_in_progress():
     assert decide("refund_pending", "success").applied is False
     assert decide("refund_pending", "success_no_amount").applied is False
