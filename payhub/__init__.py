@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import event
 
-from . import filemodes, logsafe, schema
+from . import filemodes, logsafe, schema, session_sockets
 from .config import Settings, load_settings
 from .extensions import csrf, db, socketio
 
@@ -90,11 +90,10 @@ def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
             return False
         return origin_of(origin) in allowed
 
-    # The unbound SocketIO keeps the options of its last init_app; a message queue manager left
-    # from an earlier app (tests build many) must not leak into this one.
-    socketio.server_options.pop("client_manager", None)
+    # A client manager of each app's own (the unbound SocketIO keeps the options of its last
+    # init_app, and tests build many apps); it ends signed-out sessions' sockets (session_sockets).
     socketio.init_app(
-        app, async_mode=async_mode,
+        app, async_mode=async_mode, client_manager=session_sockets.client_manager(settings.message_queue),
         message_queue=settings.message_queue or None, cors_allowed_origins=origin_allowed,
         max_http_buffer_size=MAX_BODY, json=None,
     )

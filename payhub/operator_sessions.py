@@ -21,7 +21,8 @@ from .models import OperatorSession, utcnow
 LIFETIME = timedelta(hours=12)
 
 
-def _hash(token: str) -> str:
+def session_id(token: str) -> str:
+    """The session's id: the sha256 of its token, as the table keeps it."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -35,7 +36,7 @@ def open_session(settings: Settings) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.execute(delete(OperatorSession).where(OperatorSession.expires_at < now))
-    db.session.add(OperatorSession(token_hash=_hash(token), key_mark=key_mark(settings), created_at=now,
+    db.session.add(OperatorSession(token_hash=session_id(token), key_mark=key_mark(settings), created_at=now,
                                    expires_at=now + LIFETIME))
     db.session.commit()
     return token
@@ -45,13 +46,26 @@ def is_open(token: str, settings: Settings) -> bool:
     if len(token) > 100:
         return False
     row = db.session.execute(
-        select(OperatorSession.key_mark, OperatorSession.expires_at).where(OperatorSession.token_hash == _hash(token))
+        select(OperatorSession.key_mark, OperatorSession.expires_at)
+        .where(OperatorSession.token_hash == session_id(token))
     ).first()
     db.session.rollback()  # end the read transaction at once
     return (row is not None and row.expires_at > utcnow()
             and hmac.compare_digest(row.key_mark.encode(), key_mark(settings).encode()))
 
 
+def open_ids(ids: list[str], settings: Settings) -> set[str]:
+    """Which of these session ids are still open (for sockets admitted by them)."""
+    found = db.session.execute(
+        select(OperatorSession.token_hash).where(OperatorSession.token_hash.in_(ids),
+                                                 OperatorSession.expires_at > utcnow(),
+                                                 OperatorSession.key_mark == key_mark(settings))
+    ).scalars()
+    still = set(found)
+    db.session.rollback()
+    return still
+
+
 def close_session(token: str) -> None:
-    db.session.execute(delete(OperatorSession).where(OperatorSession.token_hash == _hash(token)))
+    db.session.execute(delete(OperatorSession).where(OperatorSession.token_hash == session_id(token)))
     db.session.commit()

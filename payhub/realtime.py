@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
+from flask import current_app, session
 from flask_socketio import join_room, leave_room
 
-from . import metrics, ratelimit, tokens
+from . import metrics, operator_sessions, ratelimit, session_sockets, tokens
 from .extensions import db, socketio
 from .models import Payment
 from .publishing import OPERATORS, room
 from .views import public_view
-from .web.auth import is_operator
+from .web.auth import SESSION_KEY, has_api_key, settings
 
 log = logging.getLogger(__name__)
+
 
 def _verified_id(data: Any) -> str | None:
     """The payment id of a subscribe request whose token is valid for it, else None."""
@@ -59,10 +60,23 @@ def on_unsubscribe(data: Any = None) -> dict[str, Any]:
 
 
 def on_operators_join(data: Any = None) -> dict[str, Any]:
-    """The dashboard's feed: only for a connection made with the API key or a signed-in session."""
-    if not is_operator():
+    """The dashboard's feed: only for a connection made with the API key or a signed-in session.
+
+    A session's socket also joins the session's room, before the session is checked: a sign-out
+    deletes the row and then closes that room (session_sockets.end), so a sign-out the check
+    missed finds the socket in the room and disconnects it."""
+    if has_api_key():
+        join_room(OPERATORS)
+        return {"ok": True}
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        return {"ok": False, "error": "unauthorized"}
+    join_room(session_sockets.room_of(token))
+    if not operator_sessions.is_open(token, settings()):
+        leave_room(session_sockets.room_of(token))
         return {"ok": False, "error": "unauthorized"}
     join_room(OPERATORS)
+    socketio.server.manager.watch(current_app._get_current_object())
     return {"ok": True}
 
 

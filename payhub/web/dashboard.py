@@ -1,11 +1,12 @@
 """The operators' dashboard (CONTRACT.md §7): payments live, filters, counts, each payment's
 event log, the Resolve control for payments under review. Guarded by PAYHUB_API_KEY, sent as
 `Authorization: Bearer` or entered once in a sign-in form that keeps a session cookie. Without
-it, no payment data is shown anywhere here (the live feed's Socket.IO room checks the same
-thing with web/auth.is_operator, see realtime.on_operators_join).
+it, no payment data is shown anywhere here (the live feed's Socket.IO room checks the same key
+or session, see realtime.on_operators_join).
 
 A signed-in session is a row in operator_sessions (payhub/operator_sessions.py): signing out
-deletes it, so the old cookie stops working in every process. Every POST here carries a
+deletes it, so the old cookie stops working in every process, and disconnects the Socket.IO
+connections it admitted, wherever they are (payhub/session_sockets.py). Every POST here carries a
 Flask-WTF CSRF token (a form field, or the X-CSRFToken header for scripts); sign-in attempts
 are rate limited per address.
 """
@@ -19,7 +20,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from .. import lifecycle, operator_sessions
+from .. import lifecycle, operator_sessions, session_sockets
 from ..extensions import csrf, db, limiter
 from ..gateways import KNOWN
 from ..models import Payment, PaymentEvent
@@ -93,6 +94,7 @@ def sign_in() -> Any:
     given = request.form.get("api_key", "").strip()
     if not hmac.compare_digest(given.encode(), settings().api_key.encode()):
         return render_template("dashboard_signin.html", error="That key is not right."), 401
+    _end_session()  # signing in again ends the session this browser had
     session.clear()  # a fresh session (and CSRF token) for the signed-in operator
     session[SESSION_KEY] = operator_sessions.open_session(settings())
     return redirect(url_for("dashboard.index"), code=303)
@@ -100,11 +102,17 @@ def sign_in() -> Any:
 
 @bp.post("/signout")
 def sign_out() -> Any:
+    _end_session()
+    session.clear()
+    return redirect(url_for("dashboard.index"), code=303)
+
+
+def _end_session() -> None:
+    """End this browser's session everywhere: its row, then its live feeds in every process."""
     token = session.get(SESSION_KEY)
     if isinstance(token, str):
         operator_sessions.close_session(token)
-    session.clear()
-    return redirect(url_for("dashboard.index"), code=303)
+        session_sockets.end(token)
 
 
 @bp.get("/data/payments")

@@ -1,11 +1,14 @@
 """Issue 8 against real `python app.py` processes: held long polls hold no database connection,
 a second PayHub on a busy port refuses to start, chunked bodies over 64 KiB are 413 everywhere,
-Socket.IO's origin check ignores the Host header, log lines cannot be forged."""
+Socket.IO's origin check ignores the Host header, log lines cannot be forged, a sign-out
+disconnects the dashboard's socket."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import subprocess
 import sys
 import time
@@ -13,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import socketio
 
 from tests.conftest import sandbox_body, sign_sandbox
 from tests.e2e.test_live import callback
-from tests.livehub import ROOT, SANDBOX_SECRET
+from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -209,3 +213,57 @@ def test_nothing_a_visitor_sends_starts_a_line_of_the_log(live_hub):
     assert wait_until(lambda: "order_x\\r\\n" in hub.log(), 10), hub.log()  # the id was logged, escaped
     lines = hub.log().splitlines()
     assert not [line for line in lines if line.startswith(FORGED)], hub.log()
+
+
+# -- a sign-out ends the dashboard's live feed ---------------------------------------------------------
+def signed_in(hub) -> requests.Session:
+    """A browser signed in to the dashboard through its form (CSRF token included)."""
+    browser = requests.Session()
+    browser.post(f"{hub.url}/dashboard/signin", timeout=10,
+                 data={"api_key": API_KEY, "csrf_token": page_csrf_token(browser, hub)}).raise_for_status()
+    return browser
+
+
+def page_csrf_token(browser: requests.Session, hub) -> str:
+    page = browser.get(f"{hub.url}/dashboard", timeout=10).text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_out(browser: requests.Session, hub) -> None:
+    answer = browser.post(f"{hub.url}/dashboard/signout", data={"csrf_token": page_csrf_token(browser, hub)},
+                          timeout=10, allow_redirects=False)
+    assert answer.status_code == 303
+
+
+class Feed:
+    """The dashboard page's Socket.IO connection: the browser's cookie, the operators' feed."""
+
+    def __init__(self, hub, browser: requests.Session) -> None:
+        self.events: queue.Queue = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("payment_created", self.events.put)
+        cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+        self.sio.connect(hub.url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
+        assert self.sio.call("operators_join", {}, timeout=10) == {"ok": True}
+
+    def created(self, timeout: float) -> str | None:
+        try:
+            return self.events.get(timeout=timeout)["id"]
+        except queue.Empty:
+            return None
+
+    def disconnected(self, timeout: float = 10) -> bool:
+        return wait_until(lambda: not self.sio.connected, timeout=timeout, step=0.05)
+
+
+def test_signing_out_disconnects_the_dashboards_socket(live_hub):
+    """The page's socket kept every payment coming after its operator had signed out."""
+    hub = live_hub()
+    browser = signed_in(hub)
+    feed = Feed(hub, browser)
+    first = hub.create()
+    assert feed.created(timeout=5) == first["id"]
+    sign_out(browser, hub)
+    assert feed.disconnected(), "the socket outlived the sign-out"
+    hub.create()
+    assert feed.created(timeout=1) is None

@@ -4,10 +4,13 @@ HttpOnly, SameSite and Secure over https, and a sign-out that ends the session o
 from __future__ import annotations
 
 import re
+import time
+import uuid
 
 import pytest
 from sqlalchemy import text
 
+from payhub import session_sockets
 from payhub.extensions import db, socketio
 from tests.conftest import API_KEY, csrf_token, sign_in
 
@@ -90,3 +93,72 @@ def test_the_cookie_holds_no_key_and_the_database_no_token(make_app):
     with app.app_context():
         stored = db.session.execute(text("SELECT token_hash, key_mark FROM operator_sessions")).all()
     assert len(stored) == 1 and token not in str(stored) and API_KEY not in str(stored)
+
+
+# -- the live feed ends with the session (issue 8) --------------------------------------------------
+def create_payment(client) -> dict:
+    answer = client.post("/api/payments", headers={"Authorization": f"Bearer {API_KEY}"},
+                         json={"order_id": f"ord-{uuid.uuid4().hex[:10]}", "amount": 1000, "currency": "INR",
+                               "gateway": "sandbox"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    return answer.get_json()
+
+
+def created_ids(feed) -> list[str]:
+    return [e["args"][0]["id"] for e in feed.get_received() if e["name"] == "payment_created"]
+
+
+def signed_in_feed(app):
+    """A browser signed in to the dashboard, and its page's Socket.IO connection on the feed."""
+    browser = app.test_client()
+    assert sign_in(browser).status_code == 303
+    feed = socketio.test_client(app, flask_test_client=browser)
+    assert feed.emit("operators_join", {}, callback=True) == {"ok": True}
+    return browser, feed
+
+
+def test_signing_out_disconnects_the_dashboards_live_feed(make_app):
+    """The page's socket kept receiving every payment after its operator had signed out."""
+    app = make_app()
+    browser, feed = signed_in_feed(app)
+    second_tab = socketio.test_client(app, flask_test_client=browser)
+    assert second_tab.emit("operators_join", {}, callback=True) == {"ok": True}
+    script = socketio.test_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
+    assert script.emit("operators_join", {}, callback=True) == {"ok": True}
+    first = create_payment(app.test_client())
+    assert created_ids(feed) == [first["id"]]
+
+    browser.post("/dashboard/signout", data={"csrf_token": csrf_token(browser)})
+    assert not feed.is_connected() and not second_tab.is_connected()
+    # The feed of a script with the API key is not a session's: it stays.
+    script.get_received()
+    later = create_payment(app.test_client())
+    assert script.is_connected() and created_ids(script) == [later["id"]]
+
+
+def test_a_new_sign_in_ends_the_session_the_browser_had(make_app):
+    app = make_app()
+    browser, feed = signed_in_feed(app)
+    assert sign_in(browser).status_code == 303
+    assert not feed.is_connected()
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM operator_sessions")).scalar_one() == 1
+
+
+def test_a_feed_outliving_its_session_is_disconnected(make_app, monkeypatch):
+    """A session ends at its age with no sign-out to announce it; its socket may stay open."""
+    monkeypatch.setattr(session_sockets, "CHECK_EVERY", 0.2)
+    app = make_app()
+    browser, feed = signed_in_feed(app)
+    time.sleep(0.5)
+    assert feed.is_connected()  # checked, and still open
+    with app.app_context():
+        db.session.execute(text("UPDATE operator_sessions SET expires_at = '2000-01-01 00:00:00'"))
+        db.session.commit()
+    deadline = time.monotonic() + 5
+    while feed.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not feed.is_connected()
+    # And a reconnect is refused.
+    again = socketio.test_client(app, flask_test_client=browser)
+    assert again.emit("operators_join", {}, callback=True) == {"ok": False, "error": "unauthorized"}
