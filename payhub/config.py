@@ -73,6 +73,8 @@ class Settings:
     trusted_proxies: int = 0
     # Bearer token GET /metrics requires; empty = open (local use).
     metrics_token: str = ""
+    # Seconds between two counts of /metrics' database figures in one process (0: every scrape).
+    metrics_count_every: float = 5
     # Every other PAYHUB_* variable (gateway credentials, base URLs), lower-cased without
     # the prefix, for the gateway adapters' from_config().
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -83,7 +85,7 @@ class Settings:
         return self.extra.get(name, default) or default
 
 
-_MAY_BE_ZERO = {"trusted_proxies"}
+_MAY_BE_ZERO = {"trusted_proxies", "metrics_count_every"}
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 

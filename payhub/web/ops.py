@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -69,8 +71,30 @@ def prometheus() -> Any:
                                       "<PAYHUB_METRICS_TOKEN>"}})
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response, 401
-    _database_gauges()
+    _recent_database_gauges(current_app.config["PAYHUB"].metrics_count_every)
     return Response(generate_latest(metrics.REGISTRY), mimetype="text/plain; version=0.0.4")
+
+
+class _LastCount:
+    """When this app last counted the database figures, and the lock one counter holds."""
+
+    def __init__(self) -> None:
+        self.at = float("-inf")
+        self.lock = threading.Lock()
+
+
+def _recent_database_gauges(every: float) -> None:
+    """Count the database figures at most once every `every` seconds in this process, however
+    many scrapes come: /metrics is open by default, and each count is three queries that scan
+    the payments. Concurrent scrapes wait for the one count, then serve its figures."""
+    last = current_app.extensions.setdefault("payhub.metrics_last_count", _LastCount())
+    if time.monotonic() - last.at < every:
+        return
+    with last.lock:
+        if time.monotonic() - last.at < every:  # another scrape counted while this one waited
+            return
+        _database_gauges()
+        last.at = time.monotonic()
 
 
 def _database_gauges() -> None:

@@ -100,7 +100,8 @@ def test_merchant_notifications_are_counted_by_outcome(make_app, sandbox_callbac
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         app = make_app(PAYHUB_MERCHANT_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/hook",
-                       PAYHUB_MERCHANT_WEBHOOK_SECRET="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+                       PAYHUB_MERCHANT_WEBHOOK_SECRET="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
+                       PAYHUB_METRICS_COUNT_EVERY="0")  # the outbox as it is at each scrape
         client = app.test_client()
         headers = {"Authorization": "Bearer test-api-key"}
         Merchant.answer = 500
