@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,46 +42,31 @@ def free_run(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
-class LiveHub:
-    """One PayHub server process. start(), kill() (SIGKILL), stop(), restart with start()."""
+class LiveProcess:
+    """A PayHub child process writing to `log_path`: log(), kill() (SIGKILL), stop()."""
 
-    def __init__(self, folder: Path, root: Path = ROOT, command: list[str] | None = None, **env: str) -> None:
-        self.root = Path(root)  # the source tree to run (another release's, for upgrade tests)
-        self.command = command or [sys.executable, "app.py"]  # or another server, e.g. gunicorn
+    what = "PayHub"  # for error messages
+
+    def __init__(self, folder: Path, log_name: str, env: dict[str, str]) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = int(env.pop("PAYHUB_PORT", 0)) or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            "PAYHUB_PORT": str(self.port),
-            "PAYHUB_INSTANCE_PATH": str(self.folder),
-            "PAYHUB_API_KEY": API_KEY,
-            "PAYHUB_SECRET_KEY": SECRET_KEY,
-            "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET,
-            **env,
-        }
+        self.env = {"PAYHUB_INSTANCE_PATH": str(self.folder), "PAYHUB_API_KEY": API_KEY,
+                    "PAYHUB_SECRET_KEY": SECRET_KEY, "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET, **env}
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = self.folder / "server.log"
+        self.log_path = self.folder / log_name
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {API_KEY}"}
-
-    def start(self, timeout: float = 20) -> LiveHub:
+    def _spawn(self, command: list[str], cwd: Path, ready: Callable[[], bool], timeout: float) -> None:
+        """Start `command` with only our PAYHUB_* variables; wait until ready() or fail with the log."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen(self.command, cwd=self.root, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT)
+        self.process = process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"PayHub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"PayHub did not start in {timeout}s:\n{self.log()}")
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.what} exited with {process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.what} did not start in {timeout}s:\n{self.log()}")
+            time.sleep(0.1)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -99,6 +85,31 @@ class LiveHub:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+
+class LiveHub(LiveProcess):
+    """One PayHub server process. start(), kill() (SIGKILL), stop(), restart with start()."""
+
+    def __init__(self, folder: Path, root: Path = ROOT, command: list[str] | None = None, **env: str) -> None:
+        self.root = Path(root)  # the source tree to run (another release's, for upgrade tests)
+        self.command = command or [sys.executable, "app.py"]  # or another server, e.g. gunicorn
+        self.port = int(env.pop("PAYHUB_PORT", 0)) or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(folder, "server.log", {"PAYHUB_PORT": str(self.port), **env})
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_KEY}"}
+
+    def start(self, timeout: float = 20) -> LiveHub:
+        self._spawn(self.command, self.root, self._healthy, timeout)
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
     def create(self, **fields: Any) -> dict[str, Any]:
         import uuid
 
@@ -114,44 +125,16 @@ class LiveHub:
         return response.json()
 
 
-class LiveWorker:
+class LiveWorker(LiveProcess):
     """One `python -m payhub.worker` process (the cluster's sweeps and notification retries)."""
 
+    what = "the worker"
+
     def __init__(self, folder: Path, **env: str) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.env = {"PAYHUB_INSTANCE_PATH": str(self.folder), "PAYHUB_API_KEY": API_KEY,
-                    "PAYHUB_SECRET_KEY": SECRET_KEY, "PAYHUB_SANDBOX_WEBHOOK_SECRET": SANDBOX_SECRET, **env}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = self.folder / "worker.log"
+        super().__init__(folder, "worker.log", env)
 
     def start(self, timeout: float = 20) -> LiveWorker:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYHUB_")} | self.env
         seen = len(self.log())  # a restart appends to the same log
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen([sys.executable, "-m", "payhub.worker"], cwd=ROOT, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while "PayHub worker:" not in self.log()[seen:]:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start in {timeout}s:\n{self.log()}")
-            time.sleep(0.1)
+        self._spawn([sys.executable, "-m", "payhub.worker"], ROOT, lambda: "PayHub worker:" in self.log()[seen:],
+                    timeout)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
