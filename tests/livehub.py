@@ -22,24 +22,41 @@ SECRET_KEY = "e2e-secret-key"
 SANDBOX_SECRET = "e2e-sandbox-secret"
 
 
-def free_port() -> int:
+# Ports for test servers come from a block of their own per pytest-xdist worker (gw0, gw1, ...),
+# below Linux's ephemeral range (32768+), so that neither another worker's server nor any
+# outgoing connection (which takes an ephemeral port) can grab a port between our pick and the
+# server's bind. A serial run takes a random block; the start within a block is random too, so
+# that two runs on one machine rarely walk the same ports.
+PORT_BASE, PORT_BLOCK, PORT_BLOCKS = 12000, 2000, 10
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_block = int(_worker[2:]) % PORT_BLOCKS if _worker[2:].isdigit() else random.randrange(PORT_BLOCKS)
+_next = random.randrange(PORT_BLOCK)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_run(count: int) -> int:
-    """The first of `count` consecutive free ports."""
-    for _ in range(50):
-        first = random.randrange(20000, 40000)
         try:
-            for port in range(first, first + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return first
+            sock.bind(("127.0.0.1", port))
         except OSError:
-            continue
+            return False
+    return True
+
+
+def free_run(count: int = 1) -> int:
+    """The first of `count` consecutive free ports, none handed out by this process before."""
+    global _next
+    for _ in range(PORT_BLOCK):
+        if _next + count > PORT_BLOCK:
+            _next = 0
+        first = PORT_BASE + _block * PORT_BLOCK + _next
+        _next += count
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
     raise RuntimeError("no run of free ports")
+
+
+def free_port() -> int:
+    return free_run(1)
 
 
 class LiveProcess:

@@ -146,6 +146,9 @@ def deliver_until_acknowledged(hub: Any, payment: dict, status: str) -> None:
     raise AssertionError(f"{status} for {payment['id']} was never acknowledged")
 
 
+# Its two runs (SQLite, PostgreSQL) on one pytest-xdist worker, one after the other: each is a
+# load of 80 payments with a kill -9 in the middle.
+@pytest.mark.xdist_group("kill-9-notifications")
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_mid_stream_loses_no_notification_and_keeps_their_order(live_hub, database, request, tmp_path):
     env = {"PAYHUB_DATABASE_URL": request.getfixturevalue("pg_url")} if database == "postgres" else {}

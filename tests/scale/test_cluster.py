@@ -27,8 +27,9 @@ import socketio
 
 from tests.conftest import sandbox_body, sign_sandbox
 from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port, free_run
+from tests.scale.conftest import SERIAL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 WEB = 3
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}

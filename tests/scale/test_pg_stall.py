@@ -14,8 +14,9 @@ import requests
 
 from tests.e2e.test_live import Watcher, callback
 from tests.livehub import LiveHub
+from tests.scale.conftest import SERIAL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 HOLD = 3.0  # seconds the outside transaction keeps the payment's row locked
 # A stalled process answers nothing until the lock goes (~3,000 ms, or not at all). The bounds

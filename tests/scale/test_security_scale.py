@@ -16,9 +16,9 @@ import requests
 from tests.e2e.test_live import callback
 from tests.e2e.test_security_live import held, long_poll, wait_until
 from tests.livehub import LiveHub
-from tests.scale.conftest import PG_BASE
+from tests.scale.conftest import PG_BASE, SERIAL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 HELD = 40  # past SQLAlchemy's pool (10 + 20 on PostgreSQL)
 

@@ -9,8 +9,9 @@ import pytest
 from tests.e2e.test_live import Watcher, callback
 from tests.e2e.test_security_live import Feed, sign_out, signed_in
 from tests.livehub import LiveHub
+from tests.scale.conftest import SERIAL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 
 def test_callback_on_one_process_reaches_a_subscriber_on_the_other(pg_url, redis_url, tmp_path):

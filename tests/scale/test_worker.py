@@ -18,8 +18,9 @@ import requests
 from tests.e2e.test_live import Watcher, callback
 from tests.fakes import Answer, Call, FakeServer
 from tests.livehub import LiveHub, LiveWorker, free_port
+from tests.scale.conftest import SERIAL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_SWEEP = {"PAYHUB_POLL_AFTER": "1", "PAYHUB_EXPIRE_AFTER": "600", "PAYHUB_SWEEP_INTERVAL": "1"}
