@@ -11,6 +11,6 @@ echo "==> pytest"
 # In parallel (pytest-xdist): most of the suite's time is spent waiting on live processes, not
 # on the CPU. --dist loadgroup keeps each xdist_group on one worker. `-n 0` or `-p no:xdist`
 # among the arguments runs it serially.
-parallel=(-n 4 --dist loadgroup)
+parallel=(-n 3 --dist loadgroup)
 case " $* " in *" no:xdist "* | *"-pno:xdist"*) parallel=() ;; esac
 exec .venv/bin/python -m pytest "${parallel[@]}" "$@"

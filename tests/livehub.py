@@ -17,6 +17,10 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# How long a start may take before it counts as failed: a bound, not a wait (start() returns as
+# soon as the process answers). Generous because the suite runs on parallel workers on 2 cores:
+# under load a start once took over 20 s before the process printed anything.
+START_TIMEOUT = 60.0
 API_KEY = "e2e-api-key"
 SECRET_KEY = "e2e-secret-key"
 SANDBOX_SECRET = "e2e-sandbox-secret"
@@ -117,7 +121,7 @@ class LiveHub(LiveProcess):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {API_KEY}"}
 
-    def start(self, timeout: float = 20) -> LiveHub:
+    def start(self, timeout: float = START_TIMEOUT) -> LiveHub:
         self._spawn(self.command, self.root, self._healthy, timeout)
         return self
 
@@ -150,7 +154,7 @@ class LiveWorker(LiveProcess):
     def __init__(self, folder: Path, **env: str) -> None:
         super().__init__(folder, "worker.log", env)
 
-    def start(self, timeout: float = 20) -> LiveWorker:
+    def start(self, timeout: float = START_TIMEOUT) -> LiveWorker:
         seen = len(self.log())  # a restart appends to the same log
         self._spawn([sys.executable, "-m", "payhub.worker"], ROOT, lambda: "PayHub worker:" in self.log()[seen:],
                     timeout)

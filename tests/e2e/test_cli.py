@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port
+from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, START_TIMEOUT, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def test_payhub_run_serves_and_payhub_simulate_pays(tmp_path):
     server = subprocess.Popen([str(PAYHUB), "run", "--port", str(port)], cwd="/", env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT
         while True:
             assert server.poll() is None, (tmp_path / "server.log").read_text()
             try:
