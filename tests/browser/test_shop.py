@@ -24,7 +24,9 @@ def test_buy_pay_on_the_sandbox_and_watch_the_status_page_turn_to_success(hub, n
     assert page.locator(".amount").inner_text() == "₹249.50"
     screenshot(page, "sandbox-checkout")
 
-    page.get_by_label(re.compile("Wait before telling the shop")).fill("2")
+    # Long enough for a loaded machine to load the status page and connect its socket first
+    # (with 2 s, the success sometimes came before the page was live: nothing left to watch).
+    page.get_by_label(re.compile("Wait before telling the shop")).fill("6")
     page.get_by_role("button", name="Pay", exact=True).click()
     page.wait_for_url(re.compile(r"/pay/pay_[^?]+\?token="))
     assert page.get_by_role("heading", name="Waiting for confirmation").is_visible()
@@ -32,7 +34,7 @@ def test_buy_pay_on_the_sandbox_and_watch_the_status_page_turn_to_success(hub, n
     page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
     screenshot(page, "status-pending")
 
-    page.wait_for_selector('#payment[data-status="succeeded"]', timeout=8000)
+    page.wait_for_selector('#payment[data-status="succeeded"]', timeout=15_000)
     assert page.evaluate("window.sameDocument") is True
     assert page.get_by_role("heading", name="Payment received").is_visible()
     assert page.locator("#amount").inner_text() == "₹249.50"
