@@ -20,10 +20,37 @@ if ASYNC_MODE == "eventlet":
 
     # psycopg 3 waits on its socket in C (poll) unless it sees gevent: under eventlet every
     # PostgreSQL round trip, and every wait on another process's row lock, would freeze the
-    # whole process. Its select()-based wait goes through eventlet's green select instead.
-    import psycopg.waiting
+    # whole process. It waits through eventlet's hub instead (payhub_pg_wait below).
+    import select
 
-    psycopg.waiting.wait = psycopg.waiting.wait_select
+    import psycopg.waiting
+    from eventlet.hubs import trampoline
+
+    def payhub_pg_wait(gen, fileno, interval=0.0, timeout=None):
+        """psycopg's wait on eventlet's hub: psycopg.waiting.wait_select does the same through
+        eventlet's green select(), which also sets and cancels a timer per call (a callback
+        makes six round trips; measured 0.86 -> 0.71 ms of CPU per seven). A timed wait (a
+        cancel) keeps wait_select."""
+        if timeout is not None:
+            return psycopg.waiting.wait_select(gen, fileno, interval, timeout)
+        wait_r, wait_w = psycopg.waiting.WAIT_R, psycopg.waiting.WAIT_W
+        try:
+            state = next(gen)
+            while True:
+                if state == wait_r:
+                    trampoline(fileno, read=True)
+                    state = gen.send(psycopg.waiting.READY_R)
+                elif state == wait_w:
+                    trampoline(fileno, write=True)
+                    state = gen.send(psycopg.waiting.READY_W)
+                else:  # both (a query larger than the socket buffer): which one came matters
+                    readable, writable, _ = select.select([fileno], [fileno], [])
+                    state = gen.send((psycopg.waiting.READY_R if readable else 0)
+                                     | (psycopg.waiting.READY_W if writable else 0))
+        except StopIteration as done:
+            return done.value
+
+    psycopg.waiting.wait = payhub_pg_wait
 elif ASYNC_MODE == "gevent":
     from gevent import monkey
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import event
 
-from . import filemodes, logsafe, schema, session_sockets
+from . import dbpool, filemodes, logsafe, schema, session_sockets
 from .config import Settings, load_settings
 from .extensions import csrf, db, socketio
 
@@ -47,7 +47,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=MAX_BODY,
         MAX_FORM_MEMORY_SIZE=MAX_BODY,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
@@ -60,11 +60,11 @@ def _configure(app: Flask, settings: Settings) -> None:
     )
 
 
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    if settings.database_url.startswith("sqlite"):
         # SQLite waits (busy timeout) rather than failing when another writer holds the lock.
         return {"connect_args": {"timeout": 15, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return dbpool.engine_options(settings.db_pool_size)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,9 +79,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _bind_extensions(app: Flask, settings: Settings, async_mode: str) -> None:
     db.init_app(app)
-    if settings.database_url.startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if settings.database_url.startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        else:
+            dbpool.install(db.engine)
     allowed = {origin_of(o) for o in (*settings.cors_origins, settings.public_url)}
 
     def origin_allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:

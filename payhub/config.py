@@ -23,6 +23,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     database_url: str = ""
+    # PostgreSQL connections each process keeps open (payhub/dbpool.py); requests beyond wait.
+    db_pool_size: int = 20
     message_queue: str = ""
     api_key: str = ""
     secret_key: str = ""
