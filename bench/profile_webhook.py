@@ -1,12 +1,16 @@
 """Where one sandbox callback's time goes inside the hub, measured in-process (no server, no sockets).
 
-    .venv/bin/python bench/profile_webhook.py [--callbacks 2000] [--top 25]
+    .venv/bin/python bench/profile_webhook.py [--callbacks 2000] [--top 25] [--postgres]
 
 Builds the app on a fresh SQLite file (the hub's own settings), creates the payments through the
 merchant API (test client), then posts signed callbacks through the test client and reports:
 time per callback, SQL statements per callback and the time spent executing them, time in
 COMMIT, time in garbage collection, and the costliest functions (cProfile). For comparison it
 times the naive baseline's work (ORM get, change, commit) on the same database.
+
+--postgres: on a fresh schema of the local PostgreSQL (PAYHUB_TEST_POSTGRES, default
+127.0.0.1:5432 db `test`), dropped afterwards; the app's own pool settings, psycopg's own (C)
+wait as in a plain-threads process. tests/scale/test_pg_roundtrips.py counts the round trips.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
 import shutil
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,17 +86,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--callbacks", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL (a fresh schema) instead of SQLite")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="payhub-profile-")
-    app = create_app({"PAYHUB_INSTANCE_PATH": folder, "PAYHUB_DATABASE_URL": f"sqlite:///{folder}/payhub.db",
-                      "PAYHUB_API_KEY": "k", "PAYHUB_SECRET_KEY": "s", "PAYHUB_SANDBOX_WEBHOOK_SECRET": SECRET,
-                      "PAYHUB_SCHEDULER": "0", "PAYHUB_PUBLIC_URL": "http://127.0.0.1:5000"})
     try:
-        run(app, args)
+        with database(args.postgres, folder) as url:
+            app = create_app({"PAYHUB_INSTANCE_PATH": folder, "PAYHUB_DATABASE_URL": url,
+                              "PAYHUB_API_KEY": "k", "PAYHUB_SECRET_KEY": "s", "PAYHUB_SANDBOX_WEBHOOK_SECRET": SECRET,
+                              "PAYHUB_SCHEDULER": "0", "PAYHUB_PUBLIC_URL": "http://127.0.0.1:5000"})
+            try:
+                run(app, args)
+            finally:
+                with app.app_context():
+                    db.engine.dispose()
     finally:
-        with app.app_context():
-            db.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def database(postgres: bool, folder: str) -> Iterator[str]:
+    """A SQLite file in `folder`, or a PostgreSQL schema made for the run and dropped after it."""
+    if not postgres:
+        yield f"sqlite:///{folder}/payhub.db"
+        return
+    import psycopg
+
+    base = os.environ.get("PAYHUB_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    conninfo, schema = base.replace("postgresql+psycopg://", "postgresql://"), f"profile_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def run(app: object, args: argparse.Namespace) -> None:
@@ -123,8 +154,9 @@ def post(client: object, jobs: list) -> float:
 def report(args: argparse.Namespace, profiler: cProfile.Profile, seconds: float) -> None:
     n = args.callbacks
     stats = pstats.Stats(profiler)
-    commit = sum(v[3] for k, v in stats.stats.items() if k[2] == "<method 'commit' of 'sqlite3.Connection' objects>")
-    print(f"\nthe same under cProfile: {1000 * seconds / n:.2f} ms each; sqlite COMMIT {1000 * commit / n:.2f} ms")
+    commit = sum(v[3] for k, v in stats.stats.items() if k[2] == "<method 'commit' of 'sqlite3.Connection' objects>"
+                 or (k[2] == "commit" and k[0].endswith(os.path.join("psycopg", "connection.py"))))
+    print(f"\nthe same under cProfile: {1000 * seconds / n:.2f} ms each; COMMIT {1000 * commit / n:.2f} ms")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"payhub|flask/app|socketio", args.top)
     print(out.getvalue())
