@@ -75,6 +75,19 @@ _REFUND_FAILED = select(_E.c.id).where(
     _E.c.payment_id == bindparam("k_payment"), _E.c.subject_id == bindparam("k_subject"),
     _E.c.kind == lifecycle.Kind.REFUND_FAILED.value,
 ).limit(1)
+# Another refund of the payment still open: one with news of it starting or going through on
+# the log and no failure of its own. Both halves walk ix_events_subject (payment_id, subject_id);
+# same connection, so events earlier in the same group's transaction count.
+_F = _E.alias("failed")
+_OTHER_REFUND_OPEN = select(_E.c.id).where(
+    _E.c.payment_id == bindparam("k_payment"), _E.c.subject_id.is_not(None),
+    _E.c.subject_id != bindparam("k_subject"),
+    _E.c.kind.in_([k.value for k in lifecycle.REFUND_PROGRESS]),
+    ~select(_F.c.id).where(
+        _F.c.payment_id == _E.c.payment_id, _F.c.subject_id == _E.c.subject_id,
+        _F.c.kind == lifecycle.Kind.REFUND_FAILED.value,
+    ).exists(),
+).limit(1)
 _CHANGE = update(_P).where(_P.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), final=bindparam("v_final"), version=bindparam("v_version"),
     updated_at=bindparam("v_updated_at"), gateway_status=bindparam("v_gateway_status"),
@@ -152,6 +165,7 @@ def _record(update: StatusUpdate) -> tuple[Outcome, bool]:
         current=before, kind=update.kind, amount=payment.amount, currency=payment.currency,
         amount_received=update.amount_received, currency_received=update.currency, resolution=update.status,
         refund_failed_before=_refund_failed_before(conn, payment.id, update),
+        other_refund_open=_other_refund_open(conn, payment, update),
     )
     if decision.applied:
         _change(conn, payment, update, decision.status)
@@ -187,6 +201,17 @@ def _refund_failed_before(conn: Any, payment_id: str, update: StatusUpdate) -> b
     if update.subject_id is None or update.kind not in lifecycle.REFUND_PROGRESS:
         return False
     return conn.execute(_REFUND_FAILED, {"k_payment": payment_id, "k_subject": update.subject_id}).first() is not None
+
+
+def _other_refund_open(conn: Any, payment: SimpleNamespace, update: StatusUpdate) -> bool:
+    """Whether another refund of the payment is still open, for a refund_failed update naming its
+    refund while the payment is refund_pending (one indexed lookup); nothing else asks."""
+    if update.subject_id is None or update.kind is not lifecycle.Kind.REFUND_FAILED:
+        return False
+    if payment.status != lifecycle.REFUND_PENDING:
+        return False
+    params = {"k_payment": payment.id, "k_subject": update.subject_id}
+    return conn.execute(_OTHER_REFUND_OPEN, params).first() is not None
 
 
 def _kept(conn: Any, update: StatusUpdate, query: Any, params: dict[str, Any]) -> int | None:

@@ -83,6 +83,10 @@ INFORMATIONAL = "informational"
 REFUND_ALREADY_FAILED = "refund_already_failed"
 # The kinds an earlier failure of the same refund makes older news.
 REFUND_PROGRESS = frozenset({Kind.REFUND_PENDING, Kind.REFUNDED})
+# A refund's failure while another refund of the payment is still open (started or gone
+# through, not failed): the payment stays refund_pending, or it would read succeeded while
+# money is on its way back.
+OTHER_REFUND_OPEN = "other_refund_open"
 
 
 def is_final(status: str) -> bool:
@@ -126,6 +130,7 @@ def decide(
     currency_received: str | None = None,
     resolution: str | None = None,
     refund_failed_before: bool = False,
+    other_refund_open: bool = False,
 ) -> Decision:
     """Decide by the transition table whether an update of `kind` applies to a payment in
     `current` (worth `amount` `currency`).
@@ -136,11 +141,15 @@ def decide(
     repeated update, an older one, or a move the table forbids changes nothing.
     `refund_failed_before`: the payment's log already holds the failure of the refund this
     update is about, so a refund_pending or refunded update is older news.
+    `other_refund_open`: another refund of the payment is still open, so a refund_failed
+    update does not take a refund_pending payment back to succeeded.
     """
     if kind is Kind.INFO:
         return Decision(False, current, INFORMATIONAL)
     if refund_failed_before and kind in REFUND_PROGRESS:
         return Decision(False, current, REFUND_ALREADY_FAILED)
+    if other_refund_open and kind is Kind.REFUND_FAILED and current == REFUND_PENDING:
+        return Decision(False, current, OTHER_REFUND_OPEN)
     target, reason = target_of(kind, resolution), None
     if kind is Kind.SUCCESS:
         if _mismatch(amount, currency, amount_received, currency_received):

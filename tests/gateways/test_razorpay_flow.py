@@ -303,6 +303,29 @@ def test_another_refund_after_one_failed_is_pending(api, fake, shop):
     assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending"]
 
 
+# Two refunds of one payment (issue 7): the failure of one does not make the page read succeeded
+# while the other is still on its way back; the failure of the last one does.
+@ON_BOTH_DATABASES
+def test_a_refund_failure_while_another_refund_is_open_keeps_refund_pending(api, fake, shop):
+    created, sio = shop
+    paid = fake.pay(created["gateway_order_id"])
+    send_authentic(api, fake, fake.event("payment.captured", paid))
+    first = fake.refund(paid["id"], 20000, status="pending")
+    send_authentic(api, fake, fake.event("refund.created", paid, refund=first))
+    second = fake.refund(paid["id"], 30000, status="pending")  # its own rfnd_ id
+    send_authentic(api, fake, fake.event("refund.created", paid, refund=second))
+    paid.update(amount_refunded=30000)  # the bank sent the first one back
+    failed = send_authentic(api, fake, fake.event("refund.failed", paid, refund=dict(first, status="failed")))
+    assert failed["result"] == "not_applied"
+    payment = api.payment(created["id"])
+    assert (payment["status"], payment["final"], payment["events"][-1]["reason"]) == (
+        "refund_pending", False, "other_refund_open")
+    paid.update(amount_refunded=0, refund_status=None)  # and the second one too
+    assert send_authentic(api, fake, fake.event("refund.failed", paid, refund=dict(second, status="failed")))[
+        "result"] == "applied"
+    assert api.payment(created["id"])["status"] == "succeeded"
+    assert [v["status"] for v in pushed(sio)] == ["succeeded", "refund_pending", "succeeded"]
+
 @ON_BOTH_DATABASES
 def test_a_dispute_is_kept_on_the_payments_log_and_changes_nothing(api, fake, shop):
     created, sio = shop

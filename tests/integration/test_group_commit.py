@@ -115,3 +115,29 @@ def test_a_refunds_failure_and_its_late_creation_in_one_group(app, api, tmp_path
                                                           ("not_applied", "refund_already_failed")]
     seen = api.payment(payment["id"])
     assert (seen["status"], seen["version"]) == ("succeeded", 2)
+
+
+def test_a_refund_failure_sees_another_refund_created_earlier_in_its_group(app, api, tmp_path):
+    """Issue 7, two refunds: refund B's creation, not yet committed, keeps refund A's failure
+    from taking the payment back to succeeded."""
+    first, payment = api.create(), api.create()
+
+    def refund_news(kind: str, status: str, event_id: str, subject: str) -> StatusUpdate:
+        return StatusUpdate(gateway="sandbox", kind=kind, status=status, gateway_status=kind,
+                            gateway_order_id=payment["gateway_order_id"], gateway_event_id=event_id,
+                            subject_id=subject, payload={"event_id": event_id})
+
+    with app.app_context():
+        apply_update(success(payment, "evt_paid"))
+        apply_update(refund_news("refund_pending", "refund_pending", "evt_a_created", "re_A"))
+    sizes = REGISTRY.get_sample_value("payhub_commit_group_size_sum") or 0
+    commits = REGISTRY.get_sample_value("payhub_commit_group_size_count") or 0
+    results = apply_together(app, tmp_path, [success(first, "evt_first"),
+                                             refund_news("refund_pending", "refund_pending", "evt_b_created", "re_B"),
+                                             refund_news("refund_failed", "succeeded", "evt_a_failed", "re_A")])
+    assert [(r.result, r.reason) for r in results[1:]] == [("not_applied", "no_change"),
+                                                          ("not_applied", "other_refund_open")]
+    assert (REGISTRY.get_sample_value("payhub_commit_group_size_sum") - sizes,
+            REGISTRY.get_sample_value("payhub_commit_group_size_count") - commits) == (3, 2)  # the two together
+    seen = api.payment(payment["id"])
+    assert (seen["status"], seen["version"]) == ("refund_pending", 3)

@@ -76,3 +76,50 @@ def test_a_success_asks_nothing_about_refunds(app, api):
         apply_update(news(payment, "refund_pending", "re_A"))
     assert looked == []
     assert len([s for s in statements if "subject_id =" in s]) == 1
+
+
+# Two refunds of one payment (issue 7): the failure of one does not make the payment read
+# succeeded while the other is still on its way back.
+@ON_BOTH_DATABASES
+def test_a_refund_failure_with_another_refund_open_keeps_refund_pending(app, api):
+    payment = api.create()
+    told(app, news(payment, "success"), *(news(payment, "refund_pending", r) for r in ("re_A", "re_B")))
+    assert told(app, news(payment, "refund_failed", "re_A")) == [("not_applied", "other_refund_open")]
+    seen = api.payment(payment["id"])
+    assert (seen["status"], seen["version"], seen["final"]) == ("refund_pending", 3, False)
+    assert told(app, news(payment, "refund_failed", "re_B")) == [("applied", "refund_failed")]  # none open now
+    seen = api.payment(payment["id"])
+    assert (seen["status"], seen["version"], seen["final"]) == ("succeeded", 4, True)
+
+
+@ON_BOTH_DATABASES
+def test_the_other_refund_going_through_after_a_failure_ends_refunded(app, api):
+    payment = api.create()
+    told(app, news(payment, "success"), *(news(payment, "refund_pending", r) for r in ("re_A", "re_B")))
+    assert told(app, news(payment, "refund_failed", "re_A"), news(payment, "refunded", "re_B")) == [
+        ("not_applied", "other_refund_open"), ("applied", None)]
+    assert api.payment(payment["id"])["status"] == "refunded"
+
+
+@ON_BOTH_DATABASES
+def test_refunds_that_failed_or_name_none_leave_a_failure_applied(app, api):
+    payment = api.create()
+    # re_B failed before its creation arrived; the charge-level refund news names no refund.
+    told(app, news(payment, "success"), news(payment, "refund_failed", "re_B"), news(payment, "refund_pending", "re_B"),
+         news(payment, "refund_pending"), news(payment, "refund_pending", "re_A"))
+    assert told(app, news(payment, "refund_failed", "re_A")) == [("applied", "refund_failed")]
+    assert api.payment(payment["id"])["status"] == "succeeded"
+
+
+def test_a_refund_failure_asks_about_other_refunds_only_while_refund_pending(app, api):
+    payment = api.create()
+    statements: list[str] = []
+    with app.app_context():
+        apply_update(news(payment, "success"))
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        apply_update(news(payment, "refund_failed", "re_A"))  # succeeded: the table says no_change
+        settled = len([s for s in statements if "EXISTS" in s.upper()])
+        apply_update(news(payment, "refund_pending", "re_A2"))
+        apply_update(news(payment, "refund_failed", "re_A2"))
+    assert settled == 0
+    assert len([s for s in statements if "EXISTS" in s.upper()]) == 1

@@ -156,6 +156,24 @@ def test_a_logged_refund_failure_changes_no_other_decision(update):
         assert told == decide(current, update)
 
 
+def test_a_refund_failure_with_another_refund_open_keeps_refund_pending():
+    decision = lc.decide(current="refund_pending", kind=lc.Kind.REFUND_FAILED, amount=1000, currency="INR",
+                         other_refund_open=True)
+    assert decision == lc.Decision(False, "refund_pending", "other_refund_open")
+    assert lc.OTHER_REFUND_OPEN == "other_refund_open"
+
+
+@pytest.mark.parametrize("update", sorted(UPDATES))
+def test_another_open_refund_changes_no_other_decision(update):
+    kind, extra = UPDATES[update]
+    for current in STATUSES:
+        if (current, update) == ("refund_pending", "refund_failed"):
+            continue
+        told = lc.decide(current=current, kind=lc.Kind(kind), amount=1000, currency="INR", other_refund_open=True,
+                         **extra)
+        assert told == decide(current, update)
+
+
 def test_a_success_never_undoes_a_refund_in_progress():
     assert decide("refund_pending", "success").applied is False
     assert decide("refund_pending", "success_no_amount").applied is False
