@@ -23,6 +23,7 @@ from limits import parse_many
 from . import metrics
 from .config import Settings
 from .extensions import client_address, limiter
+from .limit_storage import SweptOncePerSecond  # noqa: F401 - registers the payhub-memory:// scheme
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def storage_uri(settings: Settings) -> str:
         return settings.rate_limit_storage
     if settings.message_queue.startswith(("redis://", "rediss://")):
         return settings.message_queue
-    return "memory://"
+    return "payhub-memory://"  # limit_storage.py: limits' in-memory storage, swept once a second
 
 
 def check_rules(settings: Settings) -> None:
