@@ -63,6 +63,27 @@ def free_port() -> int:
     return free_run(1)
 
 
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, step: float = 0.1) -> Any:
+    """Ask `predicate` every `step` seconds until it answers something true (returned) or
+    `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """wait_until, failing the test with `what` when `check` never answers something true."""
+    result = wait_until(check, timeout)
+    if not result:
+        raise AssertionError(f"not within {timeout} s: {what}")
+    return result
+
+
 class LiveProcess:
     """A PayHub child process writing to `log_path`: log(), kill() (SIGKILL), stop()."""
 

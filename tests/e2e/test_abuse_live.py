@@ -21,22 +21,13 @@ import pytest
 import requests
 
 from tests.e2e.test_live import callback
-from tests.livehub import LiveHub
+from tests.livehub import LiveHub, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def open_fds(hub: LiveHub) -> int:
     return len(os.listdir(f"/proc/{hub.process.pid}/fd"))
-
-
-def wait_until(predicate, timeout: float = 30, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def handshake(hub: LiveHub) -> str:

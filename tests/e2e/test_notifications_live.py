@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 from payhub import outbox
 from tests.e2e.test_live import callback
 from tests.fakes import Answer, Call, FakeServer
+from tests.livehub import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -58,15 +59,6 @@ class HangingMerchant(FakeServer):
         """The notifications of a payment whose request has been answered."""
         with self.lock:
             return [r for r in self.received if r["payment"] == payment_id and r["webhook_id"] in self.spans]
-
-
-def eventually(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import socketio
 
 from tests.conftest import sandbox_body, sign_sandbox
 from tests.e2e.test_live import callback
-from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET
+from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +43,6 @@ def held(hub) -> float:
     text = requests.get(f"{hub.url}/metrics", timeout=10).text
     line = next(x for x in text.splitlines() if x.startswith("payhub_long_polls_held "))
     return float(line.split()[1])
-
-
-def wait_until(predicate, timeout: float = 30, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 # -- long polls --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import requests
 import socketio
 
 from tests.conftest import sandbox_body, sign_sandbox
-from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, free_port, free_run
+from tests.livehub import API_KEY, ROOT, SANDBOX_SECRET, SECRET_KEY, eventually, free_port, free_run
 from tests.scale.conftest import SERIAL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
@@ -140,13 +140,6 @@ class Subscriber:
 
     def close(self) -> None:
         self.sio.disconnect()
-
-
-def eventually(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -17,23 +17,13 @@ import requests
 
 from tests.e2e.test_live import Watcher, callback
 from tests.fakes import Answer, Call, FakeServer
-from tests.livehub import LiveHub, LiveWorker, free_port
+from tests.livehub import LiveHub, LiveWorker, eventually, free_port
 from tests.scale.conftest import SERIAL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, SERIAL]
 
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_SWEEP = {"PAYHUB_POLL_AFTER": "1", "PAYHUB_EXPIRE_AFTER": "600", "PAYHUB_SWEEP_INTERVAL": "1"}
-
-
-def eventually(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def pay_quietly(payment: dict) -> None:
